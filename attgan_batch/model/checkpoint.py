@@ -1,0 +1,232 @@
+"""Load published AttGAN checkpoints (``setting.txt`` + ``checkpoint/weights.N.pth``) safely.
+
+Accepts an experiment folder, its ``checkpoint/`` folder, or a single ``.pth`` file. Handles the
+published ``{'G'}`` files, full ``{'G','D','optim_G','optim_D'}`` training saves, DataParallel
+``module.`` prefixes, old settings with missing keys, and no ``setting.txt`` at all (the
+architecture is inferred from weight shapes; where the file and the weights disagree, the weights
+win and a note says so). Files are read with ``torch.load(weights_only=True)`` only: a pickle that
+would run code is refused, never executed. Optimiser states are never built for inference.
+"""
+from __future__ import annotations
+
+import hashlib
+import pickle
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import CheckpointError
+from .config import AttGANSettings
+from .discriminator import Discriminator
+from .generator import Generator
+
+
+_WEIGHTS_RE = re.compile(r"weights\.(\d+)\.pth$")
+
+
+def find_weights(path: str | Path) -> tuple[Path | None, Path]:
+    """(setting.txt or None, weights file) for a folder or file; the newest weights.N.pth wins."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise CheckpointError(
+            f"checkpoint {path} does not exist; pass --checkpoint with an experiment folder "
+            "(setting.txt + checkpoint/weights.N.pth) or a weights .pth file"
+        )
+    if path.is_file():
+        weights = path
+        folder = path.parent.parent if path.parent.name == "checkpoint" else path.parent
+    else:
+        folder = path.parent if path.name == "checkpoint" else path
+        candidates = [p for p in (folder / "checkpoint").glob("*.pth")] + list(folder.glob("*.pth"))
+        if not candidates:
+            raise CheckpointError(f"no .pth weights found in {folder} or {folder / 'checkpoint'}")
+
+        def order(p: Path) -> tuple[int, str]:
+            m = _WEIGHTS_RE.search(p.name)
+            return (int(m.group(1)) if m else -1, p.name)
+
+        weights = max(candidates, key=order)
+    setting = folder / "setting.txt"
+    return (setting if setting.is_file() else None), weights
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_weights(path: str | Path) -> dict[str, Any]:
+    """``torch.load(weights_only=True)`` with errors that say what is wrong with the file."""
+    path = Path(path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"refused to load {path}: it contains Python objects other than tensors and plain "
+            "containers, which could run code when unpickled (loaded with weights_only=True). "
+            "Only load checkpoints from sources you trust; re-save it as a plain state dict."
+        ) from exc
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"cannot read {path}: the file is truncated or not a PyTorch checkpoint ({exc}). "
+            "Download or copy it again."
+        ) from exc
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path} holds a {type(obj).__name__}, expected a dict with a 'G' state dict")
+    return obj
+
+
+def strip_module_prefix(state: dict[str, Any]) -> dict[str, Any]:
+    """Drop DataParallel/DDP ``module.`` prefixes."""
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+
+
+def _norm_of(state: dict[str, torch.Tensor], prefix: str) -> str:
+    if f"{prefix}.layers.1.running_mean" in state:
+        return "batchnorm"
+    if f"{prefix}.layers.1.weight" in state:
+        return "instancenorm"
+    return "none"
+
+
+def _count(state: dict[str, Any], head: str) -> int:
+    pattern = re.compile(rf"^{head}\.(\d+)\.")
+    return 1 + max((int(m.group(1)) for k in state if (m := pattern.match(k))), default=-1)
+
+
+def infer_generator_settings(g_state: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Architecture options implied by a generator state dict's shapes."""
+    try:
+        n_enc, n_dec = _count(g_state, "enc_layers"), _count(g_state, "dec_layers")
+        enc_w = [g_state[f"enc_layers.{i}.layers.0.weight"].shape[0] for i in range(n_enc)]
+        dec_in = [g_state[f"dec_layers.{i}.layers.0.weight"].shape[0] for i in range(n_dec)]
+        dec_out = [g_state[f"dec_layers.{i}.layers.0.weight"].shape[1] for i in range(n_dec)]
+    except KeyError as exc:
+        raise CheckpointError(f"generator weights lack layer {exc.args[0]!r}; not an AttGAN generator") from exc
+    if n_enc == 0 or n_dec < 2:
+        raise CheckpointError("generator weights have no enc_layers/dec_layers; not an AttGAN generator")
+    n_attrs = dec_in[0] - enc_w[-1]
+    shortcut = inject = 0
+    for i in range(n_dec - 1):
+        extra = dec_in[i + 1] - dec_out[i]
+        skip = enc_w[n_dec - 2 - i] if 0 <= n_dec - 2 - i < n_enc else None
+        if skip is not None and extra in (skip, skip + n_attrs):
+            shortcut = i + 1 if shortcut == i else shortcut
+            extra -= skip
+        if extra == n_attrs and n_attrs > 0:
+            inject = i + 1 if inject == i else inject
+    return {
+        "enc_dim": enc_w[0], "enc_layers": n_enc, "enc_norm": _norm_of(g_state, "enc_layers.0"),
+        "dec_dim": dec_out[n_dec - 2] // 2, "dec_layers": n_dec, "dec_norm": _norm_of(g_state, "dec_layers.0"),
+        "n_attrs": n_attrs, "shortcut_layers": shortcut, "inject_layers": inject,
+    }
+
+
+def infer_discriminator_settings(d_state: dict[str, torch.Tensor]) -> dict[str, Any]:
+    n = _count(d_state, "conv")
+    width = d_state[f"conv.{n - 1}.layers.0.weight"].shape[0]
+    flat = d_state["fc_adv.0.layers.0.weight"].shape[1]
+    f_size = int(round((flat / width) ** 0.5))
+    return {
+        "dis_dim": d_state["conv.0.layers.0.weight"].shape[0], "dis_layers": n,
+        "dis_norm": _norm_of(d_state, "conv.0"), "dis_fc_dim": d_state["fc_adv.0.layers.0.weight"].shape[0],
+        "img_size": f_size * 2**n,
+    }
+
+
+def _load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, path: Path) -> None:
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{what} weights in {path} do not match the architecture: "
+            + (f"missing layer {missing[0]!r}" if missing else f"unexpected layer {unexpected[0]!r}")
+            + f" ({len(missing)} missing, {len(unexpected)} unexpected). Check setting.txt or remove it "
+            "to infer the architecture from the weights."
+        )
+    for key, tensor in expected.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{what} layer {key!r} in {path} has shape {tuple(state[key].shape)}, the architecture "
+                f"expects {tuple(tensor.shape)}; the file is damaged or setting.txt describes another model"
+            )
+    module.load_state_dict(state, strict=True)
+
+
+@dataclass
+class LoadedCheckpoint:
+    settings: AttGANSettings
+    generator: Generator
+    discriminator: Discriminator | None
+    weights_path: Path
+    setting_path: Path | None
+    sha256: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def attrs(self) -> list[str]:
+        return self.settings.attrs
+
+
+def load_checkpoint(path: str | Path, with_discriminator: bool = False) -> LoadedCheckpoint:
+    """Build G (and D when asked and present) in eval mode on CPU from a published checkpoint."""
+    setting_path, weights_path = find_weights(path)
+    notes: list[str] = []
+    raw = read_weights(weights_path)
+    if "G" not in raw:
+        if any(k.startswith(("enc_layers.", "module.enc_layers.")) for k in raw):
+            raw = {"G": raw}  # a bare generator state dict
+        else:
+            raise CheckpointError(f"{weights_path} has no 'G' entry (keys: {sorted(raw)[:5]}); not an AttGAN checkpoint")
+    g_state = strip_module_prefix(raw["G"])
+    d_state = strip_module_prefix(raw["D"]) if isinstance(raw.get("D"), dict) else None
+
+    if setting_path is not None:
+        try:
+            settings = AttGANSettings.from_file(setting_path)
+        except (ValueError, TypeError) as exc:
+            raise CheckpointError(str(exc)) from exc
+    else:
+        settings = AttGANSettings()
+        notes.append("no setting.txt: architecture inferred from weight shapes, other options at reference defaults")
+
+    inferred = infer_generator_settings(g_state)
+    if d_state is not None:
+        inferred.update(infer_discriminator_settings(d_state))
+    n_attrs = inferred.pop("n_attrs")
+    if n_attrs != settings.n_attrs:
+        where = f"the 'attrs' list in {setting_path}" if setting_path else "a setting.txt beside the weights"
+        raise CheckpointError(
+            f"the generator was trained on {n_attrs} attributes but the settings list {settings.n_attrs} "
+            f"({settings.attrs}); give the attribute names in order in {where}"
+        )
+    for key, value in inferred.items():
+        if getattr(settings, key) != value:
+            if setting_path is not None:
+                notes.append(f"setting.txt says {key}={getattr(settings, key)!r} but the weights imply {value!r}; using {value!r}")
+            setattr(settings, key, value)
+
+    generator = Generator.from_settings(settings)
+    _load_into(generator, g_state, "generator", weights_path)
+    generator.eval().requires_grad_(False)
+    discriminator = None
+    if with_discriminator and d_state is not None:
+        discriminator = Discriminator.from_settings(settings)
+        _load_into(discriminator, d_state, "discriminator", weights_path)
+        discriminator.eval().requires_grad_(False)
+    return LoadedCheckpoint(settings, generator, discriminator, weights_path, setting_path,
+                            sha256_file(weights_path), notes)
+
+
+def has_discriminator(path: str | Path) -> bool:
+    """Whether the checkpoint holds D (without building anything)."""
+    _, weights = find_weights(path)
+    return isinstance(read_weights(weights).get("D"), dict)

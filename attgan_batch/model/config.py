@@ -1,0 +1,104 @@
+"""The reference's ``setting.txt`` as a typed config, separate from the model code.
+
+``setting.txt`` is JSON (indent 4) of every training option of the reference AttGAN-PyTorch port.
+Older published files lack some keys: :meth:`AttGANSettings.from_dict` fills the reference's
+defaults and keeps unknown keys in ``extra`` so that writing the file back loses nothing.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ATTRS = [
+    "Bald", "Bangs", "Black_Hair", "Blond_Hair", "Brown_Hair", "Bushy_Eyebrows", "Eyeglasses",
+    "Male", "Mouth_Slightly_Open", "Mustache", "No_Beard", "Pale_Skin", "Young",
+]
+
+MAX_DIM = 1024  # the reference caps every conv width at 64 * 16
+
+
+@dataclass
+class AttGANSettings:
+    """Every option of the reference trainer, with the reference's defaults."""
+
+    attrs: list[str] = field(default_factory=lambda: list(DEFAULT_ATTRS))
+    data: str = "CelebA"
+    img_size: int = 128
+    shortcut_layers: int = 1
+    inject_layers: int = 0
+    enc_dim: int = 64
+    dec_dim: int = 64
+    dis_dim: int = 64
+    dis_fc_dim: int = 1024
+    enc_layers: int = 5
+    dec_layers: int = 5
+    dis_layers: int = 5
+    enc_norm: str = "batchnorm"
+    dec_norm: str = "batchnorm"
+    dis_norm: str = "instancenorm"
+    dis_fc_norm: str = "none"
+    enc_acti: str = "lrelu"
+    dec_acti: str = "relu"
+    dis_acti: str = "lrelu"
+    dis_fc_acti: str = "relu"
+    lambda_1: float = 100.0
+    lambda_2: float = 10.0
+    lambda_3: float = 1.0
+    lambda_gp: float = 10.0
+    mode: str = "wgan"
+    epochs: int = 200
+    batch_size: int = 32
+    num_workers: int = 0
+    lr: float = 0.0002
+    beta1: float = 0.5
+    beta2: float = 0.999
+    n_d: int = 5
+    b_distribution: str = "none"
+    thres_int: float = 0.5
+    test_int: float = 1.0
+    n_samples: int = 16
+    save_interval: int = 1000
+    sample_interval: int = 1000
+    experiment_name: str = "attgan"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_attrs(self) -> int:
+        return len(self.attrs)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "AttGANSettings":
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        values = {k: v for k, v in raw.items() if k in known}
+        extra = {k: v for k, v in raw.items() if k not in known}
+        settings = cls(**values)
+        settings.extra = extra
+        if "attrs" in values:
+            settings.attrs = [str(a) for a in values["attrs"]]
+        return settings
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "AttGANSettings":
+        path = Path(path)
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON ({exc}); expected the reference's setting.txt") from exc
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path} must hold a JSON object of training options")
+        return cls.from_dict(raw)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The reference's layout: every option plus the derived keys it also writes."""
+        out = {k: v for k, v in dataclasses.asdict(self).items() if k != "extra"}
+        out.update(self.extra)
+        out["n_attrs"] = self.n_attrs
+        out["betas"] = [self.beta1, self.beta2]
+        out.setdefault("lr_base", self.lr)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=4)
