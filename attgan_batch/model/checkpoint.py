@@ -9,6 +9,7 @@ would run code is refused, never executed. Optimiser states are never built for 
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import pickle
 import re
@@ -219,14 +220,22 @@ def load_checkpoint(path: str | Path, with_discriminator: bool = False) -> Loade
     generator.eval().requires_grad_(False)
     discriminator = None
     if with_discriminator and d_state is not None:
-        discriminator = Discriminator.from_settings(settings)
-        _load_into(discriminator, d_state, "discriminator", weights_path)
-        discriminator.eval().requires_grad_(False)
+        discriminator = _build_discriminator(settings, d_state, weights_path)
     return LoadedCheckpoint(settings, generator, discriminator, weights_path, setting_path,
                             sha256_file(weights_path), notes)
 
 
-def has_discriminator(path: str | Path) -> bool:
-    """Whether the checkpoint holds D (without building anything)."""
-    _, weights = find_weights(path)
-    return isinstance(read_weights(weights).get("D"), dict)
+def _build_discriminator(settings: AttGANSettings, d_state: dict[str, torch.Tensor], path: Path) -> Discriminator:
+    discriminator = Discriminator.from_settings(settings)
+    _load_into(discriminator, d_state, "discriminator", path)
+    return discriminator.eval().requires_grad_(False)
+
+
+def load_discriminator(loaded: LoadedCheckpoint) -> Discriminator | None:
+    """D for an already loaded checkpoint (re-reads the file), or None when it holds only G."""
+    raw = read_weights(loaded.weights_path)
+    if not isinstance(raw.get("D"), dict):
+        return None
+    d_state = strip_module_prefix(raw["D"])
+    settings = dataclasses.replace(loaded.settings, **infer_discriminator_settings(d_state))
+    return _build_discriminator(settings, d_state, loaded.weights_path)

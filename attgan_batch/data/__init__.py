@@ -1,0 +1,1 @@
+"""Image I/O and datasets: decoding and preprocessing for inference, CelebA-format and synthetic sets."""

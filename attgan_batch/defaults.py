@@ -1,0 +1,27 @@
+"""Where the bundled demo model lives, and the default checkpoint when none is given."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import CheckpointError
+
+DEMO_DIR = Path(__file__).parent / "assets" / "demo"
+
+
+def demo_checkpoint() -> Path | None:
+    """The bundled demo model (trained on synthetic 64 px faces), if this install ships it."""
+    return DEMO_DIR if (DEMO_DIR / "checkpoint").is_dir() else None
+
+
+def default_checkpoint(given: str | Path | None = None) -> Path:
+    """``given`` when set, else the bundled demo model; a clear error when neither exists."""
+    if given:
+        return Path(given)
+    demo = demo_checkpoint()
+    if demo is None:
+        raise CheckpointError(
+            "no --checkpoint given and this install has no bundled demo model; pass --checkpoint with a "
+            "published AttGAN experiment folder (setting.txt + checkpoint/weights.N.pth), e.g. the "
+            "128_shortcut1_inject1_none weights from github.com/elvisyjlin/AttGAN-PyTorch"
+        )
+    return demo

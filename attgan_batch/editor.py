@@ -1,0 +1,143 @@
+"""The Python API: load a checkpoint once, then turn (image, edit) pairs into edited images.
+
+    >>> from attgan_batch import Editor
+    >>> editor = Editor.from_checkpoint("path/to/experiment")          # or None: the demo model
+    >>> [out] = editor.edit(["face.png"], ["Blond_Hair=1"], sources=["0,0,1,0,0,0,0,1,0,0,1,0,1"])
+    >>> out.save("blond.png")
+
+The batch pipeline (:mod:`attgan_batch.pipeline`) uses the same planning and inference methods.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from PIL import Image
+
+from .attributes import EditPlan, EditSpec, parse_edit, parse_vector, plan_edit, plan_flip_each, plan_target
+from .data.images import load_rgb, preprocess, to_uint8
+from .defaults import default_checkpoint
+from .engines import Backend, TorchBackend
+from .errors import RowError
+from .model import Discriminator, LoadedCheckpoint, load_checkpoint
+from .model.checkpoint import load_discriminator
+
+
+@dataclass
+class SourcePrediction:
+    labels: list[int]
+    confidences: list[float]  # probability of the predicted label, per attribute
+
+
+@dataclass
+class Editor:
+    checkpoint: LoadedCheckpoint
+    backend: Backend
+    conflicts: str = "resolve"
+    rules: str = "reference"
+    crop: str = "auto"
+    _discriminator: Discriminator | None = field(default=None, repr=False)
+    _discriminator_checked: bool = field(default=False, repr=False)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path | None = None, *, device: str = "auto",
+                        backend: Backend | None = None, **options) -> "Editor":
+        """Load ``path`` (None: the bundled demo model) and run it with the eager torch backend."""
+        loaded = load_checkpoint(default_checkpoint(path))
+        return cls(loaded, backend or TorchBackend(loaded.generator, device), **options)
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def attrs(self) -> list[str]:
+        return self.checkpoint.attrs
+
+    @property
+    def img_size(self) -> int:
+        return self.checkpoint.settings.img_size
+
+    # ------------------------------------------------------------------ planning
+    def plans(self, *, edit: str | EditSpec | None = None, target: Sequence[int] | str | None = None,
+              source: Sequence[int] | str | None = None, intensity: float | None = None) -> list[EditPlan]:
+        """The generator inputs for one row (several for ``flip-each``). Needs a known ``source``
+        except for a full ``target``."""
+        s = self.checkpoint.settings
+        names = self.attrs
+        if isinstance(source, str):
+            source = parse_vector(source, names, "source")
+        if isinstance(target, str):
+            target = parse_vector(target, names, "target")
+        if isinstance(edit, str) or edit is None:
+            edit = parse_edit(edit, names) if target is None else None
+        test_int = intensity if intensity is not None else s.test_int
+        common = dict(thres_int=s.thres_int, test_int=test_int, conflicts=self.conflicts, rules=self.rules)
+        if target is not None:
+            return [plan_target(source, target, names, **common)]
+        if source is None:
+            raise RowError(
+                "no source attributes: add a 'source' column (the image's current attributes), or use a "
+                "checkpoint that includes the discriminator (a full training save) so they can be predicted"
+            )
+        if edit.flip_each:
+            return plan_flip_each(source, names, **common)
+        return [plan_edit(source, edit, names, **common)]
+
+    # ------------------------------------------------------------------ source prediction
+    def discriminator(self) -> Discriminator | None:
+        """D with its classifier head, loaded on first use (published {'G'} files have none)."""
+        if not self._discriminator_checked:
+            self._discriminator_checked = True
+            self._discriminator = self.checkpoint.discriminator or load_discriminator(self.checkpoint)
+        return self._discriminator
+
+    @torch.inference_mode()
+    def predict_source(self, images: torch.Tensor) -> list[SourcePrediction]:
+        """Source attributes of preprocessed images from D's classifier head (C)."""
+        d = self.discriminator()
+        if d is None:
+            raise RowError(
+                "no source attributes given and the checkpoint has no discriminator to predict them "
+                "(published weights hold only G); add a 'source' column to the manifest"
+            )
+        probs = torch.sigmoid(d(images)[1])
+        out = []
+        for p in probs:
+            labels = [int(v > 0.5) for v in p.tolist()]
+            out.append(SourcePrediction(labels, [v if lab else 1 - v for v, lab in zip(p.tolist(), labels)]))
+        return out
+
+    # ------------------------------------------------------------------ inference
+    def load(self, image: str | Path | Image.Image) -> torch.Tensor:
+        img = image if isinstance(image, Image.Image) else load_rgb(image)
+        return preprocess(img.convert("RGB"), self.img_size, self.crop)
+
+    def generate(self, images: torch.Tensor, scaled: torch.Tensor) -> torch.Tensor:
+        """Run the generator backend on a batch; inputs/outputs in [-1, 1]."""
+        return self.backend.infer(images, scaled)
+
+    def edit(self, images: Sequence[str | Path | Image.Image], edits: Sequence[str | None],
+             sources: Sequence[str | Sequence[int] | None] | None = None) -> list[Image.Image]:
+        """Edit each image with its edit string; returns PIL images at model resolution
+        (a labelled grid for ``flip-each``)."""
+        from .render import grid_image
+
+        xs = torch.stack([self.load(img) for img in images])
+        sources = list(sources) if sources is not None else [None] * len(xs)
+        plans_per_image = []
+        for i, (edit, source) in enumerate(zip(edits, sources)):
+            if source is None:
+                source = self.predict_source(xs[i:i + 1])[0].labels
+            plans_per_image.append(self.plans(edit=edit, source=source))
+        flat_x = torch.cat([xs[i:i + 1].expand(len(p), -1, -1, -1) for i, p in enumerate(plans_per_image)])
+        flat_a = torch.tensor([pl.scaled for p in plans_per_image for pl in p], dtype=torch.float32)
+        ys = self.generate(flat_x, flat_a)
+        results, k = [], 0
+        for i, plans in enumerate(plans_per_image):
+            outs = ys[k:k + len(plans)]
+            k += len(plans)
+            if len(plans) == 1:
+                results.append(Image.fromarray(to_uint8(outs[0])))
+            else:
+                results.append(grid_image(xs[i], outs, [p.label for p in plans]))
+        return results

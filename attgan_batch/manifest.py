@@ -1,0 +1,224 @@
+"""Read a CSV manifest as a stream of validated rows (pandas, in chunks: memory stays flat).
+
+One row = one output. Columns (case-insensitive; unknown ones are warned about and ignored):
+
+``image``      path, relative to the manifest's folder or absolute (required)
+``edit``       named edit relative to the source, e.g. ``Blond_Hair=1;Young=0`` (see attributes.py)
+``target``     a full attribute vector in model order (0/1 or -1/1); exclusive with ``edit``
+``source``     the image's current attributes (full vector); predicted by D's classifier when absent
+``intensity``  default intensity of the edited attributes (the checkpoint's test_int otherwise)
+``id``         row id for the report (default: ``row<N>``)
+``output``     file name under --out (default: ``<id>.<format>``); must stay inside --out
+
+A malformed file (not CSV, not UTF-8, no ``image`` column) raises ManifestError with the line;
+a bad row becomes a :class:`RowFailure` and the rest go on.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import pandas as pd
+
+from .attributes import EditSpec, parse_edit, parse_vector
+from .errors import ManifestError, RowError
+
+KNOWN_COLUMNS = ("image", "edit", "target", "source", "intensity", "id", "output")
+OUTPUT_FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg"}
+_SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass
+class ManifestRow:
+    """A row that parsed; its image is not decoded yet."""
+
+    line: int
+    id: str
+    image: Path
+    output: str  # relative to --out, already checked to stay inside it
+    fmt: str
+    edit: EditSpec | None = None
+    target: list[int] | None = None
+    source: list[int] | None = None
+    intensity: float | None = None
+    edit_text: str = ""
+
+
+@dataclass
+class RowFailure:
+    """A row rejected before any work; ``id``/``image`` are best-effort for the report."""
+
+    line: int
+    id: str
+    image: str
+    error: str
+    output: str = ""
+
+
+@dataclass
+class ManifestReader:
+    """Iterates a manifest; ``warnings`` collects file-level notes such as unknown columns."""
+
+    path: Path
+    attrs: Sequence[str]
+    out_dir: Path
+    fmt: str = "png"
+    chunk_size: int = 512
+    warnings: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[ManifestRow | RowFailure]:
+        seen_ids: dict[str, int] = {}
+        seen_outputs: dict[str, int] = {}
+        data_row = 0
+        for chunk in _read_chunks(self.path, self.chunk_size, self.warnings):
+            for record in chunk.to_dict("records"):
+                data_row += 1
+                line = data_row + 1  # header is line 1 (approximate when fields hold newlines)
+                try:
+                    row = self._parse(record, line, data_row)
+                except RowError as exc:
+                    yield RowFailure(line, _cell(record.get("id")) or f"row{data_row}",
+                                     _cell(record.get("image")), str(exc))
+                    continue
+                key = row.output.lower()
+                if row.id in seen_ids:
+                    yield RowFailure(line, row.id, str(row.image),
+                                     f"duplicate id {row.id!r} (first used on line {seen_ids[row.id]})", row.output)
+                elif key in seen_outputs:
+                    yield RowFailure(line, row.id, str(row.image),
+                                     f"output {row.output!r} is also written by line {seen_outputs[key]}; "
+                                     "give each row its own output", row.output)
+                else:
+                    seen_ids[row.id] = line
+                    seen_outputs[key] = line
+                    yield row
+
+    def _parse(self, record: dict, line: int, data_row: int) -> ManifestRow:
+        image_text = _cell(record.get("image"))
+        if not image_text:
+            raise RowError("the image column is empty")
+        image = Path(image_text).expanduser()
+        if not image.is_absolute():
+            image = self.path.parent / image
+        row_id = _cell(record.get("id")) or f"row{data_row}"
+
+        edit_text, target_text = _cell(record.get("edit")), _cell(record.get("target"))
+        source_text, intensity_text = _cell(record.get("source")), _cell(record.get("intensity"))
+        if edit_text and target_text:
+            raise RowError("give either edit or target, not both")
+        source = parse_vector(source_text, self.attrs, "source") if source_text else None
+        target = parse_vector(target_text, self.attrs, "target") if target_text else None
+        edit = None if target is not None else parse_edit(edit_text, self.attrs)
+        intensity = None
+        if intensity_text:
+            try:
+                intensity = float(intensity_text)
+            except ValueError:
+                raise RowError(f"intensity {intensity_text!r} is not a number") from None
+            if not math.isfinite(intensity) or intensity <= 0:
+                raise RowError(f"intensity must be a positive finite number, got {intensity_text!r}")
+
+        output_text = _cell(record.get("output"))
+        if output_text:
+            suffix = Path(output_text).suffix.lower()
+            fmt = OUTPUT_FORMATS.get(suffix)
+            if fmt is None:
+                fmt = self.fmt
+                output_text = f"{output_text}.{fmt}"
+        else:
+            fmt = self.fmt
+            output_text = f"{_SAFE_ID.sub('_', row_id).strip('.') or f'row{data_row}'}.{fmt}"
+        confined_output(self.out_dir, output_text)
+        return ManifestRow(line, row_id, image, output_text, fmt, edit, target, source, intensity,
+                           edit_text or (target_text and f"target={target_text}") or "")
+
+
+def confined_output(out_dir: Path, relative: str) -> Path:
+    """The absolute output path, or RowError when it would land outside ``out_dir``."""
+    if "\x00" in relative:
+        raise RowError("output name contains a NUL byte")
+    rel = Path(relative)
+    if rel.is_absolute() or relative.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", relative):
+        raise RowError(f"output {relative!r} is an absolute path; give a name relative to --out")
+    if ".." in re.split(r"[\\/]", relative):
+        raise RowError(f"output {relative!r} contains '..'; outputs must stay inside --out")
+    root = out_dir.resolve()
+    target = (root / rel).resolve()
+    if target != root and root not in target.parents:
+        raise RowError(f"output {relative!r} resolves outside --out (through a symlink) to {target}")
+    if target == root:
+        raise RowError(f"output {relative!r} names the output folder itself")
+    return target
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()
+
+
+def _read_chunks(path: Path, chunk_size: int, warnings: list[str]) -> Iterator[pd.DataFrame]:
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(f"manifest {path} does not exist or is not a file")
+    _check_utf8(path)
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if not head.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise ManifestError(f"manifest {path} is empty; it needs a header line with at least an 'image' column")
+    try:
+        reader = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
+                             chunksize=chunk_size, skipinitialspace=True, skip_blank_lines=True)
+        first = True
+        for chunk in reader:
+            if first:
+                _check_columns(chunk, path, warnings)
+                first = False
+            chunk.columns = [str(c).strip().lower() for c in chunk.columns]
+            yield chunk
+        if first:
+            raise ManifestError(f"manifest {path} has no header")
+    except pd.errors.EmptyDataError as exc:
+        raise ManifestError(f"manifest {path} is empty; it needs a header line with an 'image' column") from exc
+    except pd.errors.ParserError as exc:
+        raise ManifestError(f"manifest {path} is not valid CSV: {exc}. Quote fields that contain commas.") from exc
+
+
+def _check_columns(chunk: pd.DataFrame, path: Path, warnings: list[str]) -> None:
+    columns = [str(c).strip().lower() for c in chunk.columns]
+    if "image" not in columns:
+        raise ManifestError(
+            f"manifest {path} line 1: no 'image' column (found: {', '.join(columns) or 'none'}); "
+            f"the header must name an image column and optionally {', '.join(KNOWN_COLUMNS[1:])}"
+        )
+    dupes = sorted({c for c in columns if columns.count(c) > 1})
+    if dupes:
+        raise ManifestError(f"manifest {path} line 1: column(s) {', '.join(dupes)} appear more than once")
+    unknown = [c for c in columns if c not in KNOWN_COLUMNS]
+    if unknown:
+        warnings.append(f"ignoring unknown column(s) {', '.join(unknown)} (known: {', '.join(KNOWN_COLUMNS)})")
+
+
+def _check_utf8(path: Path) -> None:
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ManifestError(
+                    f"manifest {path} line {number} is not UTF-8 (byte {raw[exc.start]:#04x} at column "
+                    f"{exc.start + 1}); save the file as UTF-8"
+                ) from None
+
+
+def count_rows(path: Path) -> int | None:
+    """Number of data rows (for the progress bar), or None if the file cannot be counted cheaply."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            return max(sum(1 for row in csv.reader(fh) if any(cell.strip() for cell in row)) - 1, 0)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None

@@ -1,0 +1,381 @@
+"""The batch job behind ``attgan-batch run``: stream a manifest, edit, write images and a report.
+
+Work overlaps in three places: a thread pool decodes and preprocesses upcoming rows while the
+generator runs the current batch, and a writer thread encodes and saves finished outputs. Rows
+are read in chunks and at most ``window`` of them are in flight, so memory does not grow with
+the manifest. Each finished row goes to the journal at once (see :mod:`attgan_batch.report`),
+which is what makes reruns resume and reports survive crashes.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from PIL import Image
+
+from . import __version__
+from .attributes import EditPlan, format_vector
+from .data.images import DEFAULT_MAX_PIXELS, load_rgb, preprocess, save_atomic, to_uint8
+from .defaults import default_checkpoint
+from .editor import Editor
+from .engines import TorchBackend
+from .errors import AttGANBatchError, RowError
+from .lock import RunLock
+from .manifest import ManifestReader, ManifestRow, RowFailure, confined_output, count_rows
+from .model import load_checkpoint
+from .render import grid_image
+from .report import Journal, finished_rows, journal_path, state_dir, write_reports
+
+
+@dataclass
+class RunOptions:
+    out_dir: Path
+    checkpoint: Path | None = None
+    batch_size: int = 16
+    device: str = "auto"
+    workers: int = 2
+    fmt: str = "png"
+    max_failures: int | None = None
+    conflicts: str = "resolve"
+    rules: str = "reference"
+    crop: str = "auto"
+    backend: str = "auto"
+    engine: Path | None = None
+    engines_dir: Path = Path("engines")
+    precision: str = "fp32"
+    force: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+@dataclass
+class RunSummary:
+    manifest: str
+    out_dir: str
+    rows: int = 0
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    resumed: int = 0
+    images_written: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    aborted: str = ""
+    warnings: list[str] = field(default_factory=list)
+    backend: dict[str, Any] = field(default_factory=dict)
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    report_csv: str = ""
+    report_json: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 1 if (self.failed or self.aborted) else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        done = self.ok - self.resumed
+        return {
+            "manifest": self.manifest, "out_dir": self.out_dir,
+            "counts": {"rows": self.rows, "ok": self.ok, "failed": self.failed, "skipped": self.skipped,
+                       "resumed": self.resumed},
+            "exit_code": self.exit_code, "interrupted": self.interrupted, "aborted": self.aborted,
+            "seconds": round(self.seconds, 3),
+            "throughput": {"rows_per_second": round(done / self.seconds, 3) if self.seconds else 0.0,
+                           "images_per_second": round(self.images_written / self.seconds, 3) if self.seconds else 0.0},
+            "backend": self.backend, "checkpoint": self.checkpoint, "warnings": self.warnings,
+            "versions": {"attgan_batch": __version__, "torch": torch.__version__},
+        }
+
+
+class _Row:
+    """A row in flight: its decoded tensor, its plans and, as batches finish, its outputs."""
+
+    def __init__(self, row: ManifestRow, x: torch.Tensor, started: float):
+        self.row, self.x, self.started = row, x, started
+        self.plans: list[EditPlan] = []
+        self.outputs: list[torch.Tensor | None] = []
+        self.predicted = ""
+        self.remaining = 0
+        self.failed = False
+
+
+def _decode(row: ManifestRow, img_size: int, crop: str, max_pixels: int) -> torch.Tensor:
+    return preprocess(load_rgb(row.image, max_pixels), img_size, crop)
+
+
+def make_backend(options: RunOptions, loaded) -> Any:
+    """The backend ``options.backend`` names (engines.select when available, else eager torch)."""
+    try:
+        from .engines.select import select_backend
+    except ImportError:
+        if options.backend not in ("auto", "torch"):
+            raise AttGANBatchError(f"backend {options.backend!r} is not available in this install; use --backend torch")
+        return TorchBackend(loaded.generator, options.device)
+    return select_backend(options.backend, loaded, device=options.device, engine=options.engine,
+                          engines_dir=options.engines_dir, precision=options.precision,
+                          batch_size=options.batch_size)
+
+
+def run_manifest(
+    manifest: str | Path,
+    options: RunOptions,
+    *,
+    editor: Editor | None = None,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    on_start: Callable[[int | None], None] | None = None,
+) -> RunSummary:
+    """Run every row of ``manifest`` into ``options.out_dir``; never raises for a bad row.
+
+    ``stop`` (e.g. set by a SIGINT handler) ends the run cleanly: in-flight rows are finished and
+    written, the rest are reported as skipped. ``on_progress(done, failed)`` is called per row.
+    """
+    manifest = Path(manifest)
+    out_dir = Path(options.out_dir)
+    stop = stop or threading.Event()
+    started = time.perf_counter()
+    summary = RunSummary(str(manifest), str(out_dir))
+
+    _prepare_out_dir(out_dir)
+    with RunLock(state_dir(out_dir) / "lock") as lock:
+        if lock.took_over_from is not None:
+            summary.warnings.append(f"took over a stale lock left by a killed run (pid {lock.took_over_from})")
+        if editor is None:
+            loaded = load_checkpoint(default_checkpoint(options.checkpoint))
+            editor = Editor(loaded, make_backend(options, loaded), options.conflicts, options.rules, options.crop)
+        summary.backend = editor.backend.describe()
+        ck = editor.checkpoint
+        summary.checkpoint = {"path": str(ck.weights_path), "sha256": ck.sha256, "attrs": ck.attrs,
+                              "img_size": ck.settings.img_size, "notes": ck.notes}
+        done = {} if options.force else finished_rows(out_dir)
+        journal = Journal(journal_path(out_dir), keep=list(done.values()))
+        if on_start:
+            on_start(count_rows(manifest))
+        try:
+            _Runner(editor, options, out_dir, journal, summary, stop, on_progress, done).run(manifest)
+        finally:
+            journal.close()
+        summary.seconds = time.perf_counter() - started
+        csv_path, json_path = write_reports(out_dir, summary.to_dict())
+        summary.report_csv, summary.report_json = str(csv_path), str(json_path)
+    return summary
+
+
+def _prepare_out_dir(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-test-{id(out_dir)}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise AttGANBatchError(f"cannot write into --out {out_dir}: {exc.strerror or exc}; choose a writable folder") from exc
+
+
+class _Runner:
+    """One run's moving parts; split from run_manifest so each step reads on its own."""
+
+    def __init__(self, editor: Editor, options: RunOptions, out_dir: Path, journal: Journal,
+                 summary: RunSummary, stop: threading.Event, on_progress, done: dict[str, dict]):
+        self.editor, self.options, self.out_dir = editor, options, out_dir
+        self.journal, self.summary, self.stop = journal, summary, stop
+        self.on_progress = on_progress
+        self.done = done
+        self.batch: list[tuple[_Row, int]] = []
+        self.writes: queue.Queue = queue.Queue(maxsize=4 * max(options.batch_size, 8))
+        self.lock = threading.Lock()
+
+    # ------------------------------------------------------------------ main loop
+    def run(self, manifest: Path) -> None:
+        reader = ManifestReader(manifest, self.editor.attrs, self.out_dir, self.options.fmt)
+        writer = threading.Thread(target=self._writer, name="attgan-writer", daemon=True)
+        writer.start()
+        window = max(2 * self.options.batch_size, 4 * self.options.workers, 8)
+        pending: deque[tuple[ManifestRow | RowFailure, Future | None, float]] = deque()
+        size, crop, max_pixels = self.editor.img_size, self.options.crop, self.options.max_pixels
+        try:
+            with ThreadPoolExecutor(max(self.options.workers, 1), thread_name_prefix="attgan-decode") as pool:
+                rows = iter(reader)
+                for item in rows:
+                    if self._should_stop():
+                        self._skip(item)
+                        break
+                    if isinstance(item, ManifestRow):
+                        if item.id in self.done:
+                            self._count_resumed(item)
+                            continue
+                        future = pool.submit(_decode, item, size, crop, max_pixels)
+                        pending.append((item, future, time.perf_counter()))
+                    else:
+                        pending.append((item, None, time.perf_counter()))
+                    while len(pending) >= window:
+                        self._take(pending.popleft())
+                while pending:
+                    self._take(pending.popleft())
+                self._flush()
+                for item in rows:  # only after a stop: the rest is reported, not run
+                    self._skip(item)
+        finally:
+            self.summary.warnings.extend(reader.warnings)
+            self.writes.put(None)
+            writer.join()
+
+    def _should_stop(self) -> bool:
+        if self.stop.is_set():
+            self.summary.interrupted = True
+            return True
+        limit = self.options.max_failures
+        if limit is not None and self.summary.failed > limit and not self.summary.aborted:
+            self.summary.aborted = f"stopped after more than {limit} failed rows (--max-failures)"
+        return bool(self.summary.aborted)
+
+    def _take(self, entry: tuple[ManifestRow | RowFailure, Future | None, float]) -> None:
+        item, future, t0 = entry
+        if isinstance(item, RowFailure):
+            self._fail(item.line, item.id, item.image, item.error, output=item.output, started=t0)
+            return
+        if self._should_stop():
+            future.cancel()
+            self._skip(item)
+            return
+        try:
+            state = _Row(item, future.result(), t0)
+            self._plan(state)
+        except RowError as exc:
+            self._fail(item.line, item.id, str(item.image), str(exc), output=item.output, started=t0, row=item)
+            return
+        except Exception as exc:  # a bug or an unforeseen file problem: fail the row, keep the batch
+            self._fail(item.line, item.id, str(item.image), f"unexpected error: {type(exc).__name__}: {exc}",
+                       output=item.output, started=t0, row=item)
+            return
+        state.outputs = [None] * len(state.plans)
+        state.remaining = len(state.plans)
+        for i in range(len(state.plans)):
+            self.batch.append((state, i))
+            if len(self.batch) >= self.options.batch_size:
+                self._flush()
+
+    def _plan(self, state: _Row) -> None:
+        row = state.row
+        source = row.source
+        if source is None and row.target is None:
+            prediction = self.editor.predict_source(state.x[None])[0]
+            source = prediction.labels
+            state.predicted = ";".join(f"{n}={v}:{c:.2f}" for n, v, c in
+                                       zip(self.editor.attrs, prediction.labels, prediction.confidences))
+        state.plans = self.editor.plans(edit=row.edit, target=row.target, source=source, intensity=row.intensity)
+
+    def _flush(self) -> None:
+        if not self.batch:
+            return
+        batch, self.batch = self.batch, []
+        x = torch.stack([state.x for state, _ in batch])
+        a = torch.tensor([state.plans[i].scaled for state, i in batch], dtype=torch.float32)
+        try:
+            y = self.editor.generate(x, a)
+        except Exception as exc:  # the engine failed on this batch: fail its rows, go on
+            for state in {id(s): s for s, _ in batch}.values():
+                if state.failed:
+                    continue
+                state.failed = True
+                self._fail(state.row.line, state.row.id, str(state.row.image),
+                           f"generator failed on this batch: {type(exc).__name__}: {exc}", output=state.row.output,
+                           started=state.started, row=state.row)
+            return
+        for (state, i), out in zip(batch, y):
+            if state.failed:
+                continue
+            state.outputs[i] = out
+            state.remaining -= 1
+            if state.remaining == 0:
+                self.writes.put(state)
+
+    # ------------------------------------------------------------------ results
+    def _writer(self) -> None:
+        while True:
+            item = self.writes.get()
+            if item is None:
+                return
+            if isinstance(item, dict):
+                self._record(item)
+                continue
+            self._write(item)
+
+    def _write(self, state: _Row) -> None:
+        row = state.row
+        try:
+            path = confined_output(self.out_dir, row.output)
+            if len(state.plans) == 1:
+                image = Image.fromarray(to_uint8(state.outputs[0]))
+            else:
+                image = grid_image(state.x, torch.stack(state.outputs), [p.label for p in state.plans])
+            save_atomic(image, path, row.fmt)
+        except (OSError, RowError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            self._record(self._base(row.line, row.id, str(row.image), row.output, state.started, row)
+                         | {"status": "failed", "error": f"cannot write output {row.output}: {reason}"})
+            return
+        plan = state.plans[-1] if len(state.plans) == 1 else None
+        record = self._base(row.line, row.id, str(row.image), row.output, state.started, row) | {
+            "status": "ok",
+            "source": format_vector(state.plans[0].source) if state.plans[0].source is not None else "",
+            "source_predicted": state.predicted,
+        }
+        if plan is not None:
+            record |= {"target": format_vector(plan.target), "applied": format_vector(plan.scaled),
+                       "edited": ";".join(plan.edited), "conflicts": "; ".join(plan.conflict_changes)}
+        else:
+            record |= {"edited": "flip-each", "applied": f"{len(state.plans)} images in a grid",
+                       "conflicts": " | ".join(f"{p.label}: {'; '.join(p.conflict_changes)}"
+                                               for p in state.plans if p.conflict_changes)}
+        with self.lock:
+            self.summary.images_written += len(state.plans)
+        self._record(record)
+
+    def _base(self, line: int, row_id: str, image: str, output: str, started: float,
+              row: ManifestRow | None = None) -> dict[str, Any]:
+        return {"line": line, "id": row_id, "input": image, "output": output,
+                "edit": row.edit_text if row else "", "error": "",
+                "seconds": round(time.perf_counter() - started, 4)}
+
+    def _fail(self, line, row_id, image, error, *, output="", started=None, row=None) -> None:
+        record = self._base(line, row_id, image, output, started or time.perf_counter(), row)
+        record |= {"status": "failed", "error": error}
+        if row is not None and row.source is not None:
+            record["source"] = format_vector(row.source)
+        self.writes.put(record)
+
+    def _skip(self, item: ManifestRow | RowFailure) -> None:
+        reason = "interrupted before this row ran" if self.summary.interrupted else self.summary.aborted
+        image = str(item.image)
+        record = self._base(item.line, item.id, image, item.output, time.perf_counter(),
+                            item if isinstance(item, ManifestRow) else None)
+        self.writes.put(record | {"status": "skipped", "error": f"not run: {reason}"})
+
+    def _count_resumed(self, row: ManifestRow) -> None:
+        with self.lock:
+            self.summary.rows += 1
+            self.summary.ok += 1
+            self.summary.resumed += 1
+        if self.on_progress:
+            self.on_progress(self.summary.ok + self.summary.failed + self.summary.skipped, self.summary.failed)
+
+    def _record(self, record: dict[str, Any]) -> None:
+        self.journal.record(record)
+        with self.lock:
+            self.summary.rows += 1
+            status = record["status"]
+            if status == "ok":
+                self.summary.ok += 1
+            elif status == "failed":
+                self.summary.failed += 1
+            else:
+                self.summary.skipped += 1
+        if self.on_progress:
+            self.on_progress(self.summary.ok + self.summary.failed + self.summary.skipped, self.summary.failed)

@@ -1,0 +1,65 @@
+"""Shared fixtures: the reference fixture folder (skipped when ../shared is absent) and tiny models."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from attgan_batch.model import AttGANSettings, Generator
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+REFERENCE = SHARED / "fixtures" / "reference_128"
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    if not (REFERENCE / "fixtures_forward.pt").is_file():
+        pytest.skip(f"reference fixtures not found at {REFERENCE} (../shared is absent in a user's clone)")
+    return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def reference_forward(reference_dir):
+    return torch.load(reference_dir / "fixtures_forward.pt", weights_only=True)
+
+
+def write_checkpoint(folder: Path, *, img_size=32, dim=8, with_d=False, seed=0, **overrides) -> Path:
+    """A small reference-format experiment folder (setting.txt + checkpoint/weights.1.pth)."""
+    from attgan_batch.model import Discriminator
+
+    torch.manual_seed(seed)
+    settings = AttGANSettings(img_size=img_size, enc_dim=dim, dec_dim=dim, dis_dim=dim, dis_fc_dim=16,
+                              enc_layers=3, dec_layers=3, dis_layers=3, **overrides)
+    g = Generator.from_settings(settings).eval()
+    state = {"G": g.state_dict()}
+    if with_d:
+        state["D"] = Discriminator.from_settings(settings).state_dict()
+    (folder / "checkpoint").mkdir(parents=True, exist_ok=True)
+    (folder / "setting.txt").write_text(settings.to_json())
+    torch.save(state, folder / "checkpoint" / "weights.1.pth")
+    return folder
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path) -> Path:
+    return write_checkpoint(tmp_path / "tiny")
+
+
+@pytest.fixture
+def tiny_checkpoint_with_d(tmp_path) -> Path:
+    return write_checkpoint(tmp_path / "tiny_d", with_d=True)
+
+
+def write_image(path: Path, size=(40, 40), seed=0, mode="RGB", fmt=None) -> Path:
+    rng = np.random.default_rng(seed)
+    arr = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    img = Image.fromarray(arr).convert(mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, format=fmt)
+    return path
+
+
+SOURCE_13 = "0,1,1,0,0,0,0,1,0,0,1,0,1"
