@@ -68,12 +68,15 @@ class ManifestReader:
     out_dir: Path
     fmt: str = "png"
     chunk_size: int = 512
+    scanned: bool = False  # True when the caller already ran scan_manifest on this file
     warnings: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[ManifestRow | RowFailure]:
         seen_ids: dict[str, int] = {}
         seen_outputs: dict[str, int] = {}
         data_row = 0
+        if not self.scanned:
+            scan_manifest(self.path)  # fail fast, with a line number, before any row is processed
         for chunk in _read_chunks(self.path, self.chunk_size, self.warnings):
             for record in chunk.to_dict("records"):
                 data_row += 1
@@ -162,14 +165,6 @@ def _cell(value) -> str:
 
 
 def _read_chunks(path: Path, chunk_size: int, warnings: list[str]) -> Iterator[pd.DataFrame]:
-    path = Path(path)
-    if not path.is_file():
-        raise ManifestError(f"manifest {path} does not exist or is not a file")
-    _check_utf8(path)
-    with open(path, "rb") as fh:
-        head = fh.read(4096)
-    if not head.strip(b"\xef\xbb\xbf \t\r\n"):
-        raise ManifestError(f"manifest {path} is empty; it needs a header line with at least an 'image' column")
     try:
         reader = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
                              chunksize=chunk_size, skipinitialspace=True, skip_blank_lines=True)
@@ -180,12 +175,52 @@ def _read_chunks(path: Path, chunk_size: int, warnings: list[str]) -> Iterator[p
                 first = False
             chunk.columns = [str(c).strip().lower() for c in chunk.columns]
             yield chunk
-        if first:
-            raise ManifestError(f"manifest {path} has no header")
     except pd.errors.EmptyDataError as exc:
         raise ManifestError(f"manifest {path} is empty; it needs a header line with an 'image' column") from exc
     except pd.errors.ParserError as exc:
         raise ManifestError(f"manifest {path} is not valid CSV: {exc}. Quote fields that contain commas.") from exc
+
+
+def scan_manifest(path: str | Path) -> int:
+    """Check the whole file's structure in one streaming pass; return the number of data rows.
+
+    Raises ManifestError naming the line for: a missing or empty file, bytes that are not UTF-8,
+    a header without an ``image`` column, a header but no rows, a row with more fields than the
+    header (an unquoted comma).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(f"manifest {path} does not exist or is not a file")
+    _check_utf8(path)
+    rows = 0
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        header = None
+        try:
+            for record in reader:
+                if not any(cell.strip() for cell in record):
+                    continue
+                if header is None:
+                    header = [c.strip().lower() for c in record]
+                    if "image" not in header:
+                        raise ManifestError(
+                            f"manifest {path} line {reader.line_num}: no 'image' column in the header (found: "
+                            f"{', '.join(header)}); name an image column and optionally {', '.join(KNOWN_COLUMNS[1:])}"
+                        )
+                    continue
+                if len(record) > len(header):
+                    raise ManifestError(
+                        f"manifest {path} line {reader.line_num}: {len(record)} fields but the header has "
+                        f"{len(header)}; quote fields that contain commas, e.g. \"0,1,0,...\""
+                    )
+                rows += 1
+        except csv.Error as exc:
+            raise ManifestError(f"manifest {path} line {reader.line_num}: not valid CSV ({exc})") from exc
+    if header is None:
+        raise ManifestError(f"manifest {path} is empty; it needs a header line with at least an 'image' column")
+    if rows == 0:
+        raise ManifestError(f"manifest {path} has a header but no rows")
+    return rows
 
 
 def _check_columns(chunk: pd.DataFrame, path: Path, warnings: list[str]) -> None:
@@ -213,12 +248,3 @@ def _check_utf8(path: Path) -> None:
                     f"manifest {path} line {number} is not UTF-8 (byte {raw[exc.start]:#04x} at column "
                     f"{exc.start + 1}); save the file as UTF-8"
                 ) from None
-
-
-def count_rows(path: Path) -> int | None:
-    """Number of data rows (for the progress bar), or None if the file cannot be counted cheaply."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            return max(sum(1 for row in csv.reader(fh) if any(cell.strip() for cell in row)) - 1, 0)
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return None

@@ -9,6 +9,7 @@ which is what makes reruns resume and reports survive crashes.
 from __future__ import annotations
 
 import queue
+import tempfile
 import threading
 import time
 from collections import deque
@@ -28,10 +29,10 @@ from .editor import Editor
 from .engines import TorchBackend
 from .errors import AttGANBatchError, RowError
 from .lock import RunLock
-from .manifest import ManifestReader, ManifestRow, RowFailure, confined_output, count_rows
+from .manifest import ManifestReader, ManifestRow, RowFailure, confined_output, scan_manifest
 from .model import load_checkpoint
 from .render import grid_image
-from .report import Journal, finished_rows, journal_path, state_dir, write_reports
+from .report import Journal, finished_rows, journal_path, remove_stale_temp_files, state_dir, write_reports
 
 
 @dataclass
@@ -142,6 +143,7 @@ def run_manifest(
     stop = stop or threading.Event()
     started = time.perf_counter()
     summary = RunSummary(str(manifest), str(out_dir))
+    total_rows = scan_manifest(manifest)  # a malformed manifest fails here, before any work
 
     _prepare_out_dir(out_dir)
     with RunLock(state_dir(out_dir) / "lock") as lock:
@@ -154,18 +156,35 @@ def run_manifest(
         ck = editor.checkpoint
         summary.checkpoint = {"path": str(ck.weights_path), "sha256": ck.sha256, "attrs": ck.attrs,
                               "img_size": ck.settings.img_size, "notes": ck.notes}
+        stale = remove_stale_temp_files(out_dir)
+        if stale:
+            summary.warnings.append(f"removed {stale} partial file(s) left by an interrupted run")
         done = {} if options.force else finished_rows(out_dir)
         journal = Journal(journal_path(out_dir), keep=list(done.values()))
         if on_start:
-            on_start(count_rows(manifest))
+            on_start(total_rows)
         try:
             _Runner(editor, options, out_dir, journal, summary, stop, on_progress, done).run(manifest)
         finally:
             journal.close()
-        summary.seconds = time.perf_counter() - started
-        csv_path, json_path = write_reports(out_dir, summary.to_dict())
-        summary.report_csv, summary.report_json = str(csv_path), str(json_path)
+            if journal.error:
+                summary.warnings.append(journal.error)
+            summary.seconds = time.perf_counter() - started
+            _write_reports_somewhere(out_dir, summary, journal)
     return summary
+
+
+def _write_reports_somewhere(out_dir: Path, summary: RunSummary, journal: Journal) -> None:
+    """Reports go into --out; if that fails (disk full...), into a temp folder, and the run says so."""
+    try:
+        csv_path, json_path = write_reports(out_dir, summary.to_dict(), journal.records())
+    except OSError as exc:
+        fallback = Path(tempfile.mkdtemp(prefix="attgan-batch-report-"))
+        summary.warnings.append(f"could not write the report into {out_dir} ({exc.strerror or exc}); "
+                                f"wrote it to {fallback} instead")
+        summary.aborted = summary.aborted or "the report could not be written into --out"
+        csv_path, json_path = write_reports(fallback, summary.to_dict(), journal.records())
+    summary.report_csv, summary.report_json = str(csv_path), str(json_path)
 
 
 def _prepare_out_dir(out_dir: Path) -> None:
@@ -193,7 +212,7 @@ class _Runner:
 
     # ------------------------------------------------------------------ main loop
     def run(self, manifest: Path) -> None:
-        reader = ManifestReader(manifest, self.editor.attrs, self.out_dir, self.options.fmt)
+        reader = ManifestReader(manifest, self.editor.attrs, self.out_dir, self.options.fmt, scanned=True)
         writer = threading.Thread(target=self._writer, name="attgan-writer", daemon=True)
         writer.start()
         window = max(2 * self.options.batch_size, 4 * self.options.workers, 8)
@@ -302,10 +321,17 @@ class _Runner:
             item = self.writes.get()
             if item is None:
                 return
-            if isinstance(item, dict):
-                self._record(item)
-                continue
-            self._write(item)
+            try:
+                if isinstance(item, dict):
+                    self._record(item)
+                else:
+                    self._write(item)
+            except Exception as exc:  # never let the writer die: the main thread would block forever
+                row = getattr(item, "row", None)
+                self.summary.warnings.append(f"writer error: {type(exc).__name__}: {exc}")
+                if row is not None:
+                    self._record(self._base(row.line, row.id, str(row.image), row.output, item.started, row)
+                                 | {"status": "failed", "error": f"unexpected error writing: {exc}"})
 
     def _write(self, state: _Row) -> None:
         row = state.row

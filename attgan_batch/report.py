@@ -8,11 +8,10 @@ programs); both are written atomically.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 REPORT_COLUMNS = [
     "line", "id", "input", "output", "status", "error", "edit", "source", "source_predicted",
@@ -60,23 +59,47 @@ def read_journal(path: Path) -> Iterator[dict[str, Any]]:
 
 
 class Journal:
-    """Append-only JSONL of finished rows; flushed per row (survives SIGKILL), fsynced on close."""
+    """Append-only JSONL of finished rows; flushed per row (survives SIGKILL), fsynced on close.
+
+    When the disk fills up, records that could not be written are kept in memory (``unsaved``)
+    so the final report still covers every row.
+    """
 
     def __init__(self, path: Path, keep: list[dict[str, Any]] | None = None):
         self.path = path
+        self.unsaved: list[dict[str, Any]] = []
+        self.error: str = ""
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, "".join(json.dumps(r) + "\n" for r in keep or []))
         self._fh = open(path, "a", encoding="utf-8")
 
     def record(self, record: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(record) + "\n")
-        self._fh.flush()
+        line = json.dumps(record) + "\n"
+        if not self.unsaved:
+            try:
+                self._fh.write(line)
+                self._fh.flush()
+                return
+            except OSError as exc:
+                self.error = f"journal {self.path} could not be written: {exc.strerror or exc}"
+        self.unsaved.append(record)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        yield from read_journal(self.path)
+        yield from self.unsaved
 
     def close(self) -> None:
         if not self._fh.closed:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
+            try:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+            except OSError as exc:
+                self.error = self.error or f"journal {self.path} could not be flushed: {exc.strerror or exc}"
+            finally:
+                try:
+                    self._fh.close()
+                except OSError:
+                    pass
 
 
 def finished_rows(out_dir: Path) -> dict[str, dict[str, Any]]:
@@ -90,15 +113,17 @@ def finished_rows(out_dir: Path) -> dict[str, dict[str, Any]]:
     return done
 
 
-def write_reports(out_dir: Path, summary: dict[str, Any]) -> tuple[Path, Path]:
-    """report.csv from the journal (streamed) and report.json from ``summary``."""
-    csv_path, json_path = out_dir / "report.csv", out_dir / "report.json"
+def write_reports(report_dir: Path, summary: dict[str, Any], records: Iterable[dict[str, Any]],
+                  stem: str = "report") -> tuple[Path, Path]:
+    """``<stem>.csv`` from the journal records (streamed) and ``<stem>.json`` from ``summary``."""
+    csv_path, json_path = report_dir / f"{stem}.csv", report_dir / f"{stem}.json"
+    report_dir.mkdir(parents=True, exist_ok=True)
     tmp = csv_path.with_name(f".{csv_path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=REPORT_COLUMNS, extrasaction="ignore")
             writer.writeheader()
-            for record in read_journal(journal_path(out_dir)):
+            for record in records:
                 writer.writerow({k: _flat(record.get(k, "")) for k in REPORT_COLUMNS})
             fh.flush()
             os.fsync(fh.fileno())
@@ -118,11 +143,11 @@ def _flat(value: Any) -> Any:
     return value
 
 
-def render_csv(records: list[dict[str, Any]]) -> str:
-    """CSV text of report records (used for shard merges and tests)."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=REPORT_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    for record in records:
-        writer.writerow({k: _flat(record.get(k, "")) for k in REPORT_COLUMNS})
-    return buf.getvalue()
+def remove_stale_temp_files(out_dir: Path) -> int:
+    """Delete temp files a killed run left behind (only call while holding the run lock)."""
+    removed = 0
+    for tmp in out_dir.rglob(".*.tmp"):
+        if tmp.is_file() and STATE_DIR not in tmp.relative_to(out_dir).parts[:-1]:
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -157,8 +157,9 @@ def test_usage_errors_exit_2(tmp_path, tiny_checkpoint):
     result = runner.invoke(main, ["run", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o"),
                                   "-c", str(tiny_checkpoint), "--backend", "torch"])
     assert result.exit_code == 2 and "does not exist" in result.output
-    result = runner.invoke(main, ["run", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o"),
-                                  "-c", str(tmp_path / "no-ckpt")])
+    write_image(tmp_path / "a.png")
+    manifest = _manifest(tmp_path, [{"id": "r", "image": "a.png", "source": SOURCE_13}])
+    result = runner.invoke(main, ["run", str(manifest), "--out", str(tmp_path / "o"), "-c", str(tmp_path / "no-ckpt")])
     assert result.exit_code == 2 and "--checkpoint" in result.output
 
 

@@ -1,0 +1,4 @@
+"""``python -m attgan_batch`` runs the CLI (same as the ``attgan-batch`` script)."""
+from .cli import main
+
+main()
