@@ -46,12 +46,15 @@ def manifest(path: Path, images: list[Path], rows: int, edit: str = "Blond_Hair=
     return path
 
 
-def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
-    """Median seconds of ``repeats`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int = 3) -> dict[str, float]:
+    """Median seconds per function, timing them in alternation (A B C A B C ...) after one warm-up
+    each, so drifting load on a shared machine hits every contender alike."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}

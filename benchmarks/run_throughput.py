@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import best_of, default_checkpoint, face_images, manifest  # noqa: E402
+from _common import default_checkpoint, face_images, interleaved, manifest  # noqa: E402
 
 from attgan_batch.attributes import parse_edit, parse_vector, plan_edit  # noqa: E402
 from attgan_batch.data.images import load_rgb, preprocess  # noqa: E402
@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--backend", default="torch", help="backend for (b) and (c): torch or auto")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds (interleaved a, b, c)")
     parser.add_argument("--skip-rss", action="store_true")
     args = parser.parse_args()
 
@@ -83,9 +84,8 @@ def main() -> None:
             summary = run_manifest(path, options, editor=editor)
             assert summary.ok == len(xs), summary.to_dict()
 
-        t_a = best_of(reference_loop, repeats=2)
-        t_b = best_of(batched)
-        t_c = best_of(pipeline)
+        times = interleaved({"a": reference_loop, "b": batched, "c": pipeline}, repeats=args.repeats)
+        t_a, t_b, t_c = times["a"], times["b"], times["c"]
         n = len(xs)
         print(f"(a) reference loop      {n / t_a:7.2f} images/s")
         print(f"(b) batched generator   {n / t_b:7.2f} images/s   [{backend.describe()['backend']}]")
