@@ -1,0 +1,116 @@
+"""ONNX Runtime backend: the fastest CPU path (one session, all cores), CUDA when onnxruntime-gpu is there.
+
+onnxruntime is an optional extra, so it is imported only here and only when used; every failure
+says how to install it or which backend to use instead.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import EngineUnavailable
+from .export import INPUT_NAMES, OUTPUT_NAME
+
+
+def onnxruntime_available() -> bool:
+    try:
+        return importlib.util.find_spec("onnxruntime") is not None
+    except (ImportError, ValueError):  # a None entry in sys.modules reads as "not installed"
+        return False
+
+
+def import_onnxruntime() -> Any:
+    try:
+        return importlib.import_module("onnxruntime")
+    except ImportError as exc:
+        raise EngineUnavailable(
+            f"onnxruntime is not installed or cannot be imported ({exc}). Install it with "
+            "`pip install 'attgan-batch[onnx]'`, or use --backend torch."
+        ) from exc
+
+
+def cpu_count() -> int:
+    """CPUs this process may use (respects taskset/cgroup affinity, unlike os.cpu_count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def providers_for(device: str) -> list[Any]:
+    """Execution providers for ``device`` (cpu, cuda, cuda:N); EngineUnavailable when CUDA's is missing."""
+    ort = import_onnxruntime()
+    available = ort.get_available_providers()
+    if device.startswith("cuda"):
+        if "CUDAExecutionProvider" not in available:
+            raise EngineUnavailable(
+                f"--device cuda with --backend onnxruntime needs onnxruntime-gpu (this onnxruntime "
+                f"{ort.__version__} has {available}); `pip install onnxruntime-gpu`, or use --backend "
+                "torch --device cuda, or --device cpu."
+            )
+        index = int(device.split(":")[1]) if ":" in device else 0
+        return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def make_session(onnx_path: str | Path, *, device: str = "cpu", threads: int | None = None) -> Any:
+    ort = import_onnxruntime()
+    providers = providers_for(device)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or cpu_count()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # errors only: warnings about unused initialisers are noise here
+    try:
+        return ort.InferenceSession(str(onnx_path), sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+        raise EngineUnavailable(
+            f"onnxruntime {ort.__version__} cannot load {onnx_path} ({type(exc).__name__}: {exc}). "
+            "Rebuild it with `attgan-batch build-engine --target onnx`, or use --backend torch."
+        ) from exc
+
+
+def _feed(images: torch.Tensor, attrs: torch.Tensor) -> dict[str, np.ndarray]:
+    return {
+        INPUT_NAMES[0]: np.ascontiguousarray(images.detach().cpu().float().numpy()),
+        INPUT_NAMES[1]: np.ascontiguousarray(attrs.detach().cpu().float().numpy()),
+    }
+
+
+def run_onnx(onnx_path: str | Path, images: torch.Tensor, attrs: torch.Tensor) -> torch.Tensor:
+    """One-shot inference (parity checks, golden outputs)."""
+    session = make_session(onnx_path)
+    return torch.from_numpy(session.run([OUTPUT_NAME], _feed(images, attrs))[0]).float()
+
+
+class OnnxRuntimeBackend:
+    name = "onnxruntime"
+
+    def __init__(self, onnx_path: str | Path, *, device: str = "cpu", threads: int | None = None,
+                 meta: dict[str, Any] | None = None):
+        self.path = Path(onnx_path)
+        self.threads = threads or cpu_count()
+        self.session = make_session(self.path, device=device, threads=self.threads)
+        self.providers = list(self.session.get_providers())
+        self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
+        self.meta = meta or {}
+
+    def infer(self, images: torch.Tensor, attrs: torch.Tensor) -> torch.Tensor:
+        out = self.session.run([OUTPUT_NAME], _feed(images, attrs))[0]
+        return torch.from_numpy(out).float()
+
+    def describe(self) -> dict[str, Any]:
+        ort = import_onnxruntime()
+        parity = self.meta.get("parity") or {}
+        return {
+            "backend": self.name, "device": self.device, "providers": self.providers,
+            "precision": self.meta.get("precision", "fp32"), "engine": str(self.path),
+            "engine_sha256": self.meta.get("onnx_sha256"), "opset": self.meta.get("opset"),
+            "exporter": self.meta.get("exporter"), "parity_max_abs_diff": parity.get("max_abs_diff"),
+            "intra_op_threads": self.threads, "onnxruntime": ort.__version__, "torch": torch.__version__,
+        }

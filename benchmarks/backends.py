@@ -1,0 +1,118 @@
+"""CPU throughput of the inference backends, as ratios against eager PyTorch measured in the same process.
+
+The 128 px default-width generator (``Generator()``: 43M parameters, random init, eval) at batch 1, 8
+and 32: torch eager, torch channels_last (both through TorchBackend, as `run` uses them) and ONNX
+Runtime over an fp32 export (through OnnxRuntimeBackend). One warm-up call, then the median of a few
+timed calls. Shared machines are noisy (+-20%): compare ratios, not absolute numbers, across runs.
+
+    python benchmarks/backends.py [--batches 1 8 32] [--repeats 3] [--json out.json] [--pipeline]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from attgan_batch.engines import TorchBackend
+from attgan_batch.engines.export import export_onnx
+from attgan_batch.engines.onnx_backend import OnnxRuntimeBackend, cpu_count
+from attgan_batch.model import Generator
+
+
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up: allocator, kernels selection, ORT arena
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure_backends(batches: list[int], repeats: int, work: Path) -> list[dict[str, Any]]:
+    torch.manual_seed(0)
+    generator = Generator().eval().requires_grad_(False)
+    onnx = export_onnx(generator, work / "generator-fp32.onnx", img_size=128, n_attrs=13, precision="fp32")
+    print(f"exported {onnx.path.name} with {onnx.exporter} in {onnx.seconds:.1f} s, "
+          f"parity max abs diff {onnx.parity.max_abs_diff:.2g}", file=sys.stderr)
+    backends = {
+        "torch eager": TorchBackend(generator, device="cpu", channels_last=False),
+        "torch channels_last": TorchBackend(_copy(generator), device="cpu", channels_last=True),
+        "onnxruntime": OnnxRuntimeBackend(onnx.path),
+    }
+    rows = []
+    for batch in batches:
+        x = torch.rand(batch, 3, 128, 128) * 2 - 1
+        a = torch.rand(batch, 13) - 0.5
+        row: dict[str, Any] = {"batch": batch}
+        for name, backend in backends.items():
+            seconds = median_seconds(lambda: backend.infer(x, a), repeats)
+            row[name] = batch / seconds
+        row["ratios"] = {name: row[name] / row["torch eager"] for name in backends}
+        rows.append(row)
+        print(_format_row(row, list(backends)), file=sys.stderr)
+    return rows
+
+
+def _copy(generator: Generator) -> Generator:
+    clone = Generator().eval().requires_grad_(False)
+    clone.load_state_dict(generator.state_dict())
+    return clone
+
+
+def _format_row(row: dict[str, Any], names: list[str]) -> str:
+    cells = [f"{name} {row[name]:6.2f} img/s (x{row['ratios'][name]:.2f})" for name in names]
+    return f"batch {row['batch']:>3}: " + " | ".join(cells)
+
+
+# --------------------------------------------------------------------------------------------------
+# HOOK (for the lead): full `run` pipeline throughput with the auto backend.
+# Wire / adjust once attgan_batch.pipeline.run_manifest is final; called only with --pipeline.
+# --------------------------------------------------------------------------------------------------
+def measure_pipeline_auto(work: Path, images: int = 64, batch_size: int = 32) -> dict[str, Any]:
+    """images/s of `run_manifest(..., backend="auto")` over a generated manifest (decode -> infer -> write)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _common import default_checkpoint, face_images, manifest
+
+    from attgan_batch.pipeline import RunOptions, run_manifest
+
+    ckpt = default_checkpoint(work / "ckpt")
+    path = manifest(work / "m.csv", face_images(work / "images", images), images)
+    options = RunOptions(out_dir=work / "out", checkpoint=ckpt, batch_size=batch_size, backend="auto",
+                         engines_dir=work / "engines", force=True)
+    run_manifest(path, options)  # first run exports the ONNX file once (cached under engines/)
+    start = time.perf_counter()
+    summary = run_manifest(path, options)
+    seconds = time.perf_counter() - start
+    return {"images": images, "batch_size": batch_size, "images_per_second": images / seconds,
+            "backend": summary.backend}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--pipeline", action="store_true", help="also time the full run pipeline (auto backend)")
+    args = parser.parse_args()
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} torch threads, {cpu_count()} usable CPUs",
+          file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="attgan-backends-") as tmp:
+        results: dict[str, Any] = {"backends": measure_backends(args.batches, args.repeats, Path(tmp))}
+        if args.pipeline:
+            results["pipeline_auto"] = measure_pipeline_auto(Path(tmp) / "pipeline")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
