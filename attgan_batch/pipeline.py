@@ -9,6 +9,7 @@ which is what makes reruns resume and reports survive crashes.
 from __future__ import annotations
 
 import queue
+import sys
 import tempfile
 import threading
 import time
@@ -53,6 +54,7 @@ class RunOptions:
     precision: str = "fp32"
     force: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
+    log: Callable[[str], Any] | None = None  # backend selection notes; default: stderr
 
 
 @dataclass
@@ -66,6 +68,7 @@ class RunSummary:
     resumed: int = 0
     images_written: int = 0
     seconds: float = 0.0
+    setup_seconds: float = 0.0
     interrupted: bool = False
     aborted: str = ""
     warnings: list[str] = field(default_factory=list)
@@ -87,7 +90,7 @@ class RunSummary:
             "counts": {"rows": self.rows, "ok": self.ok, "failed": self.failed, "skipped": self.skipped,
                        "resumed": self.resumed},
             "exit_code": self.exit_code, "interrupted": self.interrupted, "aborted": self.aborted,
-            "seconds": round(self.seconds, 3),
+            "seconds": round(self.seconds, 3), "setup_seconds": round(self.setup_seconds, 3),
             "throughput": {"rows_per_second": round(done / self.seconds, 3) if self.seconds else 0.0,
                            "images_per_second": round(self.images_written / self.seconds, 3) if self.seconds else 0.0},
             "backend": self.backend, "checkpoint": self.checkpoint, "warnings": self.warnings,
@@ -121,7 +124,11 @@ def make_backend(options: RunOptions, loaded) -> Any:
         return TorchBackend(loaded.generator, options.device)
     return select_backend(options.backend, loaded, device=options.device, engine=options.engine,
                           engines_dir=options.engines_dir, precision=options.precision,
-                          batch_size=options.batch_size)
+                          batch_size=options.batch_size, log=options.log or _log_to_stderr)
+
+
+def _log_to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def run_manifest(
@@ -153,6 +160,8 @@ def run_manifest(
             loaded = load_checkpoint(default_checkpoint(options.checkpoint))
             editor = Editor(loaded, make_backend(options, loaded), options.conflicts, options.rules, options.crop)
         summary.backend = editor.backend.describe()
+        summary.setup_seconds = time.perf_counter() - started
+        started = time.perf_counter()  # throughput counts the rows' work, not loading or engine builds
         ck = editor.checkpoint
         summary.checkpoint = {"path": str(ck.weights_path), "sha256": ck.sha256, "attrs": ck.attrs,
                               "img_size": ck.settings.img_size, "notes": ck.notes}
