@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from PIL import Image
@@ -40,6 +40,8 @@ class Editor:
     crop: str = "auto"
     _discriminator: Discriminator | None = field(default=None, repr=False)
     _discriminator_checked: bool = field(default=False, repr=False)
+    # a classifier_source.ClassifierSource: predicts missing sources instead of D's head (--classifier)
+    source_classifier: Any = field(default=None, repr=False)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, *, device: str = "auto",
@@ -94,6 +96,8 @@ class Editor:
     @torch.inference_mode()
     def predict_source(self, images: torch.Tensor) -> list[SourcePrediction]:
         """Source attributes of preprocessed images from D's classifier head (C)."""
+        if self.source_classifier is not None:
+            return self.source_classifier.predict(images)
         d = self.discriminator()
         if d is None:
             raise RowError(
@@ -117,10 +121,15 @@ class Editor:
         return self.backend.infer(images, scaled)
 
     def edit(self, images: Sequence[str | Path | Image.Image], edits: Sequence[str | None],
-             sources: Sequence[str | Sequence[int] | None] | None = None) -> list[Image.Image]:
+             sources: Sequence[str | Sequence[int] | None] | None = None, align=None) -> list[Image.Image]:
         """Edit each image with its edit string; returns PIL images at model resolution
-        (a labelled grid for ``flip-each``)."""
+        (a labelled grid for ``flip-each``). ``align=AlignOptions()``: real photos, faces
+        detected, aligned, edited and pasted back at full resolution (attgan_batch.align)."""
         from .render import grid_image
+
+        if align is not None:
+            from .align.api import edit_photos
+            return edit_photos(self, images, edits, sources, align)
 
         xs = torch.stack([self.load(img) for img in images])
         sources = list(sources) if sources is not None else [None] * len(xs)

@@ -32,7 +32,10 @@ from .errors import AttGANBatchError, RowError
 from .lock import RunLock
 from .manifest import ManifestReader, ManifestRow, RowFailure, confined_output, scan_manifest
 from .model import load_checkpoint
+from .html_report import write_html_report
 from .render import grid_image
+from .shards import Shard, lock_name, report_stem, run_tag, select as shard_rows
+from .thumbnails import write_thumbnails
 from .report import Journal, finished_rows, journal_path, remove_stale_temp_files, state_dir, write_reports
 
 
@@ -54,7 +57,14 @@ class RunOptions:
     precision: str = "fp32"
     force: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
+    align: Any = None  # an align.AlignOptions: detect faces, edit aligned crops, paste back (--align)
+    grid: bool = False  # write <output stem>.grid.png per row: input, reconstruction, edit(s) (--grid)
+    classifier: Path | None = None  # predict missing sources with this standalone classifier (--classifier)
     log: Callable[[str], Any] | None = None  # backend selection notes; default: stderr
+    shard: Shard | None = None  # run only shard K of N; own lock, journal, report.K-of-N.* (--shard, shards.py)
+    executor: str = "local"  # "ray": rows spread over a Ray cluster (--executor, executors/ray_executor.py)
+    ray_address: str | None = None  # --ray-address: auto, HOST:PORT; None starts a local Ray
+    num_gpus_per_worker: float = 0.0  # --num-gpus-per-worker (ray: --workers is the number of engines)
 
 
 @dataclass
@@ -108,14 +118,22 @@ class _Row:
         self.predicted = ""
         self.remaining = 0
         self.failed = False
+        self.inputs: list[torch.Tensor] | None = None  # per plan, when row hooks set it (several faces)
+        self.extra: Any = None  # what row hooks keep for the writer (attgan_batch.row_hooks)
 
 
-def _decode(row: ManifestRow, img_size: int, crop: str, max_pixels: int) -> torch.Tensor:
+def _decode(row: ManifestRow, img_size: int, crop: str, max_pixels: int, align: Any = None) -> torch.Tensor:
+    if align is not None:  # --align: an AlignedPhoto (faces found and aligned), see attgan_batch.align
+        from .align import decode_aligned
+        return decode_aligned(row.image, img_size, align, max_pixels)
     return preprocess(load_rgb(row.image, max_pixels), img_size, crop)
 
 
 def make_backend(options: RunOptions, loaded) -> Any:
     """The backend ``options.backend`` names (engines.select when available, else eager torch)."""
+    if options.executor == "ray":  # the engines live in the Ray actors; this one only describes them
+        from .executors.ray_executor import RemoteBackend
+        return RemoteBackend(options)
     try:
         from .engines.select import select_backend
     except ImportError:
@@ -153,7 +171,7 @@ def run_manifest(
     total_rows = scan_manifest(manifest)  # a malformed manifest fails here, before any work
 
     _prepare_out_dir(out_dir)
-    with RunLock(state_dir(out_dir) / "lock") as lock:
+    with RunLock(state_dir(out_dir) / lock_name(options.shard)) as lock:
         if lock.took_over_from is not None:
             summary.warnings.append(f"took over a stale lock left by a killed run (pid {lock.took_over_from})")
         if editor is None:
@@ -165,34 +183,48 @@ def run_manifest(
         ck = editor.checkpoint
         summary.checkpoint = {"path": str(ck.weights_path), "sha256": ck.sha256, "attrs": ck.attrs,
                               "img_size": ck.settings.img_size, "notes": ck.notes}
-        stale = remove_stale_temp_files(out_dir)
+        if options.classifier is not None:  # --classifier predicts missing sources instead of D's head
+            from .classifier_source import ClassifierSource
+            editor.source_classifier = ClassifierSource.load(options.classifier, editor.attrs)
+            summary.checkpoint["classifier"] = editor.source_classifier.describe()
+        # shards share --out: one shard's cleanup could delete another's in-flight file (report merge cleans up)
+        stale = remove_stale_temp_files(out_dir) if options.shard is None else 0
         if stale:
             summary.warnings.append(f"removed {stale} partial file(s) left by an interrupted run")
-        done = {} if options.force else finished_rows(out_dir)
-        journal = Journal(journal_path(out_dir), keep=list(done.values()))
+        done = {} if options.force else finished_rows(out_dir, run_tag(options.shard))
+        journal = Journal(journal_path(out_dir, run_tag(options.shard)), keep=list(done.values()))
         if on_start:
-            on_start(total_rows)
+            on_start(total_rows if options.shard is None else None)  # a shard's size is known only at the end
+        if options.executor == "ray":
+            from .executors.ray_executor import RayRunner as runner_class
+        else:
+            runner_class = _Runner
         try:
-            _Runner(editor, options, out_dir, journal, summary, stop, on_progress, done).run(manifest)
+            runner_class(editor, options, out_dir, journal, summary, stop, on_progress, done).run(manifest)
         finally:
             journal.close()
             if journal.error:
                 summary.warnings.append(journal.error)
             summary.seconds = time.perf_counter() - started
-            _write_reports_somewhere(out_dir, summary, journal)
+            _write_reports_somewhere(out_dir, summary, journal, report_stem(options.shard))
     return summary
 
 
-def _write_reports_somewhere(out_dir: Path, summary: RunSummary, journal: Journal) -> None:
+def _write_reports_somewhere(out_dir: Path, summary: RunSummary, journal: Journal, stem: str = "report") -> None:
     """Reports go into --out; if that fails (disk full...), into a temp folder, and the run says so."""
+    try:  # report.html first, so report.json can carry its warning (attgan_batch.html_report)
+        if stem == "report":  # a shard's page would overwrite the others'; `report merge` writes it
+            write_html_report(out_dir, summary.to_dict(), journal.records())
+    except Exception as exc:  # noqa: BLE001 - the page is a convenience; csv/json still get written
+        summary.warnings.append(f"report.html could not be written: {type(exc).__name__}: {exc}")
     try:
-        csv_path, json_path = write_reports(out_dir, summary.to_dict(), journal.records())
+        csv_path, json_path = write_reports(out_dir, summary.to_dict(), journal.records(), stem=stem)
     except OSError as exc:
         fallback = Path(tempfile.mkdtemp(prefix="attgan-batch-report-"))
         summary.warnings.append(f"could not write the report into {out_dir} ({exc.strerror or exc}); "
                                 f"wrote it to {fallback} instead")
         summary.aborted = summary.aborted or "the report could not be written into --out"
-        csv_path, json_path = write_reports(fallback, summary.to_dict(), journal.records())
+        csv_path, json_path = write_reports(fallback, summary.to_dict(), journal.records(), stem=stem)
     summary.report_csv, summary.report_json = str(csv_path), str(json_path)
 
 
@@ -218,6 +250,10 @@ class _Runner:
         self.batch: list[tuple[_Row, int]] = []
         self.writes: queue.Queue = queue.Queue(maxsize=4 * max(options.batch_size, 8))
         self.lock = threading.Lock()
+        self.hooks = None  # --align / --grid: per-face plans, pasted outputs, grids (attgan_batch.row_hooks)
+        if options.align is not None or options.grid:
+            from .row_hooks import RowHooks
+            self.hooks = RowHooks(editor, options.align, options.grid)
 
     # ------------------------------------------------------------------ main loop
     def run(self, manifest: Path) -> None:
@@ -229,7 +265,7 @@ class _Runner:
         size, crop, max_pixels = self.editor.img_size, self.options.crop, self.options.max_pixels
         try:
             with ThreadPoolExecutor(max(self.options.workers, 1), thread_name_prefix="attgan-decode") as pool:
-                rows = iter(reader)
+                rows = iter(shard_rows(reader, self.options.shard))  # --shard K/N: only this shard's rows
                 for item in rows:
                     if self._should_stop():
                         self._skip(item)
@@ -238,7 +274,7 @@ class _Runner:
                         if item.id in self.done:
                             self._count_resumed(item)
                             continue
-                        future = pool.submit(_decode, item, size, crop, max_pixels)
+                        future = pool.submit(_decode, item, size, crop, max_pixels, self.options.align)
                         pending.append((item, future, time.perf_counter()))
                     else:
                         pending.append((item, None, time.perf_counter()))
@@ -290,6 +326,8 @@ class _Runner:
                 self._flush()
 
     def _plan(self, state: _Row) -> None:
+        if self.hooks is not None:
+            return self.hooks.plan(state)
         row = state.row
         source = row.source
         if source is None and row.target is None:
@@ -303,7 +341,7 @@ class _Runner:
         if not self.batch:
             return
         batch, self.batch = self.batch, []
-        x = torch.stack([state.x for state, _ in batch])
+        x = torch.stack([state.x if state.inputs is None else state.inputs[i] for state, i in batch])
         a = torch.tensor([state.plans[i].scaled for state, i in batch], dtype=torch.float32)
         try:
             y = self.editor.generate(x, a)
@@ -346,11 +384,14 @@ class _Runner:
         row = state.row
         try:
             path = confined_output(self.out_dir, row.output)
-            if len(state.plans) == 1:
+            if self.hooks is not None:  # --align: the photo with its faces pasted back; --grid: + contact sheet
+                image = self.hooks.compose(state, path)
+            elif len(state.plans) == 1:
                 image = Image.fromarray(to_uint8(state.outputs[0]))
             else:
                 image = grid_image(state.x, torch.stack(state.outputs), [p.label for p in state.plans])
             save_atomic(image, path, row.fmt)
+            write_thumbnails(self.out_dir, state, image)  # for report.html; never fails the row
         except (OSError, RowError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             self._record(self._base(row.line, row.id, str(row.image), row.output, state.started, row)
@@ -369,6 +410,8 @@ class _Runner:
             record |= {"edited": "flip-each", "applied": f"{len(state.plans)} images in a grid",
                        "conflicts": " | ".join(f"{p.label}: {'; '.join(p.conflict_changes)}"
                                                for p in state.plans if p.conflict_changes)}
+        if self.hooks is not None:
+            record |= self.hooks.record(state, path)
         with self.lock:
             self.summary.images_written += len(state.plans)
         self._record(record)

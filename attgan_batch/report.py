@@ -24,8 +24,9 @@ def state_dir(out_dir: Path) -> Path:
     return out_dir / STATE_DIR
 
 
-def journal_path(out_dir: Path) -> Path:
-    return state_dir(out_dir) / "journal.jsonl"
+def journal_path(out_dir: Path, tag: str = "") -> Path:
+    """``journal.jsonl``, or ``journal.<tag>.jsonl`` for one shard (``tag`` = ``K-of-N``)."""
+    return state_dir(out_dir) / (f"journal.{tag}.jsonl" if tag else "journal.jsonl")
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
@@ -102,10 +103,10 @@ class Journal:
                     pass
 
 
-def finished_rows(out_dir: Path) -> dict[str, dict[str, Any]]:
-    """Rows an earlier run finished: status ok and the output file still there."""
+def finished_rows(out_dir: Path, tag: str = "") -> dict[str, dict[str, Any]]:
+    """Rows an earlier run (or the same shard, ``tag``) finished: status ok and the output file still there."""
     done = {}
-    for record in read_journal(journal_path(out_dir)):
+    for record in read_journal(journal_path(out_dir, tag)):
         if record.get("status") == "ok" and record.get("output") and (out_dir / record["output"]).is_file():
             done[record["id"]] = record
         else:

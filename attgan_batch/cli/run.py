@@ -10,6 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ._common import checkpoint_option, fail, stderr_console
+from ._photo_options import photo_options, photo_run_options
+from ._scale import scale_options, scale_run_options
 
 
 @click.command("run")
@@ -45,8 +47,10 @@ from ._common import checkpoint_option, fail, stderr_console
               help="Stop (exit 1) once more than N rows failed; the rest are reported as skipped.")
 @click.option("--force", is_flag=True, help="Redo rows an earlier run into --out already finished.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary table.")
+@photo_options  # --align --face --margin --no-paste --classifier --grid (cli/_photo_options.py)
+@scale_options  # --shard --executor --ray-address --num-gpus-per-worker (cli/_scale.py)
 def run_command(manifest, out_dir, checkpoint, batch_size, device, backend, engine, engines_dir, precision,
-                workers, fmt, conflicts, rules, crop, max_failures, force, quiet):
+                workers, fmt, conflicts, rules, crop, max_failures, force, quiet, **photo):
     """Edit every row of MANIFEST and write the images plus report.csv / report.json into --out.
 
     \b
@@ -66,7 +70,7 @@ def run_command(manifest, out_dir, checkpoint, batch_size, device, backend, engi
     options = RunOptions(out_dir=out_dir, checkpoint=checkpoint, batch_size=batch_size, device=device,
                          workers=workers, fmt=fmt, max_failures=max_failures, conflicts=conflicts, rules=rules,
                          crop=crop, backend=backend, engine=engine, engines_dir=engines_dir,
-                         precision=precision, force=force,
+                         precision=precision, force=force, **photo_run_options(photo), **scale_run_options(photo),
                          log=(lambda message: None) if quiet else (lambda message: console.print(f"[dim]{message}")))
     stop = threading.Event()
     previous = _install_sigint(stop, console)
@@ -89,7 +93,8 @@ def run_command(manifest, out_dir, checkpoint, batch_size, device, backend, engi
         with progress:
             summary = run_manifest(manifest, options, stop=stop, on_progress=on_progress, on_start=on_start)
     except AttGANBatchError as exc:
-        fail(str(exc))
+        from rich.markup import escape  # messages hold brackets, e.g. pip install 'attgan-batch[ray]'
+        fail(escape(str(exc)))
     finally:
         signal.signal(signal.SIGINT, previous)
     if not quiet:

@@ -1,0 +1,154 @@
+"""What ``--align`` and ``--grid`` change in a row's life inside the batch pipeline.
+
+The pipeline (:mod:`attgan_batch.pipeline`) calls these hooks when either option is on, so the
+plain path stays as it was. Under ``--align`` one row can hold several faces, each with its own
+predicted source and plans; the generator sees one input per plan (``state.inputs``), and the
+row's image is the photo with every edited face pasted back. ``--grid`` adds a reconstruction
+plan per face and writes ``<output stem>.grid.png``: input, reconstruction and the edit(s),
+labelled, like the reference test script's figure.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from .align import AlignedPhoto, AlignOptions, compose
+from .attributes import EditPlan, format_vector
+from .data.images import save_atomic, to_uint8
+from .render import grid_image
+
+
+@dataclass
+class FacePlans:
+    x: torch.Tensor                 # the aligned crop (or the whole preprocessed image)
+    plans: list[EditPlan]           # what the row asks for
+    recon: EditPlan | None = None   # --grid's reconstruction
+    predicted: str = ""             # "Name=v:conf;..." when the source was predicted
+    outputs: list[torch.Tensor] = field(default_factory=list)
+
+
+@dataclass
+class RowExtra:
+    aligned: AlignedPhoto | None
+    faces: list[FacePlans]
+
+
+def grid_path(output: Path) -> Path:
+    return output.with_name(output.stem + ".grid.png")
+
+
+class RowHooks:
+    def __init__(self, editor, align: AlignOptions | None, grid: bool):
+        self.editor, self.align, self.grid = editor, align, grid
+        if align is not None:
+            from .align.photo import default_detector
+
+            default_detector()  # a missing OpenCV is a setup error now, not a failure per row
+
+    # ------------------------------------------------------------------ planning (main thread)
+    def plan(self, state) -> None:
+        """Plans for every face of the row; sets state.plans, state.inputs and state.extra."""
+        aligned = state.x if isinstance(state.x, AlignedPhoto) else None
+        crops = [f.x for f in aligned.faces] if aligned is not None else [state.x]
+        if aligned is not None:
+            state.x = aligned.x
+        row, editor = state.row, self.editor
+        faces = []
+        for x in crops:
+            source, predicted = row.source, ""
+            if source is None and row.target is None:
+                prediction = editor.predict_source(x[None])[0]
+                source = prediction.labels
+                predicted = ";".join(f"{n}={v}:{c:.2f}" for n, v, c in
+                                     zip(editor.attrs, prediction.labels, prediction.confidences))
+            plans = editor.plans(edit=row.edit, target=row.target, source=source, intensity=row.intensity)
+            recon = None
+            if self.grid and len(plans) == 1 and source is not None:
+                recon = dataclasses.replace(editor.plans(edit=None, source=source)[0], label="recon")
+            faces.append(FacePlans(x, plans, recon, predicted))
+        state.extra = RowExtra(aligned, faces)
+        state.plans, state.inputs = [], []
+        for face in faces:
+            for plan in face.plans + ([face.recon] if face.recon else []):
+                state.plans.append(plan)
+                state.inputs.append(face.x)
+        state.predicted = " | ".join(f.predicted for f in faces if f.predicted)
+
+    # ------------------------------------------------------------------ output (writer thread)
+    def compose(self, state, path: Path) -> Image.Image:
+        """The row's image (and, with --grid, its contact sheet written beside ``path``)."""
+        extra: RowExtra = state.extra
+        k = 0
+        for face in extra.faces:
+            n = len(face.plans) + (1 if face.recon else 0)
+            face.outputs = list(state.outputs[k:k + n])
+            k += n
+        if self.grid:
+            save_atomic(stack_vertically([self._grid_line(face, state.row.edit_text) for face in extra.faces]),
+                        grid_path(path), "png")
+        if any(len(face.plans) > 1 for face in extra.faces):  # flip-each: one labelled line per face
+            return stack_vertically([grid_image(face.x, torch.stack(face.outputs[:len(face.plans)]),
+                                      [p.label for p in face.plans]) for face in extra.faces])
+        mains = [face.outputs[0] for face in extra.faces]
+        if extra.aligned is not None:
+            return compose(extra.aligned, mains, self.align)
+        return Image.fromarray(to_uint8(mains[0]))
+
+    @staticmethod
+    def _grid_line(face: FacePlans, edit_text: str) -> Image.Image:
+        if len(face.plans) > 1:  # flip-each already starts with the reconstruction
+            return grid_image(face.x, torch.stack(face.outputs), [p.label for p in face.plans])
+        outputs, labels = [], []
+        if face.recon is not None:
+            outputs.append(face.outputs[1])
+            labels.append("recon")
+        outputs.append(face.outputs[0])
+        labels.append(face.plans[0].label if face.plans[0].label not in ("", "target") else (edit_text or "target"))
+        return grid_image(face.x, torch.stack(outputs), labels)
+
+    def record(self, state, path: Path) -> dict[str, Any]:
+        """Report fields for the row; several faces are joined with ' | ' in face order."""
+        extra: RowExtra = state.extra
+        faces = extra.faces
+        fields: dict[str, Any] = {"source_predicted": state.predicted}
+        if all(len(f.plans) == 1 for f in faces):
+            plans = [f.plans[0] for f in faces]
+            fields |= {
+                "source": " | ".join(format_vector(p.source) if p.source is not None else "" for p in plans),
+                "target": " | ".join(format_vector(p.target) for p in plans),
+                "applied": " | ".join(format_vector(p.scaled) for p in plans),
+                "edited": " | ".join(";".join(p.edited) for p in plans),
+                "conflicts": (" | ".join("; ".join(p.conflict_changes) for p in plans)
+                              if any(p.conflict_changes for p in plans) else ""),
+            }
+        else:
+            fields |= {"source": " | ".join(format_vector(f.plans[0].source) for f in faces),
+                       "edited": "flip-each",
+                       "applied": f"{sum(len(f.plans) for f in faces)} images in a grid"}
+        notes = []
+        if extra.aligned is not None:
+            a = extra.aligned
+            notes.append(f"aligned {len(a.faces)} of {a.found} face(s)"
+                         + ("" if self.align.paste else " (not pasted back)"))
+            notes += a.notes
+        if self.grid:
+            notes.append(f"grid: {grid_path(Path(state.row.output)).as_posix()}")
+        fields["note"] = "; ".join(notes)
+        return fields
+
+
+def stack_vertically(images: list[Image.Image]) -> Image.Image:
+    """Images one under another (left-aligned, white behind narrower ones)."""
+    if len(images) == 1:
+        return images[0]
+    sheet = Image.new("RGB", (max(i.width for i in images), sum(i.height for i in images)), (255, 255, 255))
+    y = 0
+    for image in images:
+        sheet.paste(image, (0, y))
+        y += image.height
+    return sheet

@@ -1,0 +1,57 @@
+"""The two halves of an AttGAN iteration as modules, so DistributedDataParallel can wrap them.
+
+DDP synchronises gradients of a module's forward. The D step needs two critic passes (real+fake,
+and the gradient-penalty interpolates) and the G step one encode and two decodes, so each step's
+whole forward lives in one module: one DDP forward and one backward per step. In the D step the
+real and fake batches go through the critic together: its instance norms and linear heads act per
+sample, so this equals two separate passes and runs faster.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import losses
+
+
+class DStep(nn.Module):
+    """Critic + classifier loss: adv + lambda_gp * gp + lambda_3 * BCE(C(real), a)."""
+
+    def __init__(self, discriminator: nn.Module, mode: str, lambda_gp: float, lambda_3: float):
+        super().__init__()
+        if mode not in losses.MODES:
+            raise ValueError(f"unknown mode {mode!r}; expected one of {losses.MODES}")
+        self.D, self.mode, self.lambda_gp, self.lambda_3 = discriminator, mode, lambda_gp, lambda_3
+
+    def forward(self, real: torch.Tensor, fake: torch.Tensor, att_a: torch.Tensor):
+        n = real.size(0)
+        adv, cls = self.D(torch.cat([real, fake.to(real.dtype)]))
+        df_loss = losses.d_adversarial(self.mode, adv[:n], adv[n:])
+        other = fake if self.mode == "wgan" else None  # lsgan/dcgan: DRAGAN interpolates
+        df_gp = losses.gradient_penalty(lambda x: self.D(x)[0], real, other)
+        dc_loss = losses.classification(cls[:n], att_a)
+        d_loss = df_loss + self.lambda_gp * df_gp + self.lambda_3 * dc_loss
+        return d_loss, {"d_loss": d_loss, "df_loss": df_loss, "df_gp": df_gp, "dc_loss": dc_loss}
+
+
+class GStep(nn.Module):
+    """Encode once, decode to the target (edit) and to the source (reconstruction)."""
+
+    def __init__(self, generator: nn.Module):
+        super().__init__()
+        self.G = generator
+
+    def forward(self, x: torch.Tensor, att_a_: torch.Tensor, att_b_: torch.Tensor):
+        zs = self.G.encode(x)
+        return self.G.decode(zs, att_b_), self.G.decode(zs, att_a_)
+
+
+def g_loss(mode: str, discriminator: nn.Module, x: torch.Tensor, fake: torch.Tensor, rec: torch.Tensor,
+           att_b: torch.Tensor, lambda_1: float, lambda_2: float):
+    """-D(fake) (per mode) + lambda_2 * BCE(C(fake), b) + lambda_1 * L1(rec, x); D is not updated."""
+    d_fake, dc_fake = discriminator(fake)
+    gf_loss = losses.g_adversarial(mode, d_fake)
+    gc_loss = losses.classification(dc_fake, att_b)
+    gr_loss = losses.reconstruction(rec, x)
+    total = gf_loss + lambda_2 * gc_loss + lambda_1 * gr_loss
+    return total, {"g_loss": total, "gf_loss": gf_loss, "gc_loss": gc_loss, "gr_loss": gr_loss}
