@@ -280,3 +280,51 @@ def test_cli_train_then_resume(tmp_path, synth_dir):
     assert checkpoints.latest_checkpoint(out / "checkpoint").name == "weights.6.pth"
     result = CliRunner().invoke(main, ["train", "--out", str(out), "--resume", "--enc-dim", "16"])
     assert result.exit_code == 2 and "enc_dim" in result.output
+
+
+KILL_DURING_SAVE = r"""
+import os, signal, sys
+import torch
+import attgan_batch.training.checkpoints as ck
+
+real_save = torch.save
+
+def dying_save(obj, f, *args, **kwargs):
+    name = getattr(f, "name", str(f))
+    if "weights.4.pth" in str(name):
+        f.write(b"PK\x03\x04 half a checkpoint")  # part of the file is on disk ...
+        f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)       # ... when the process dies
+    return real_save(obj, f, *args, **kwargs)
+
+ck.torch.save = dying_save
+from attgan_batch.cli import main
+sys.argv = ["attgan-batch", *sys.argv[1:]]
+main()
+"""
+
+
+def test_kill_during_checkpoint_write_keeps_previous_and_resume_works(tmp_path, synth_dir):
+    """SIGKILL while weights.4.pth is being written: weights.2.pth stays loadable, --resume goes on."""
+    import signal
+    import subprocess
+    import sys
+
+    from attgan_batch.model import load_checkpoint
+
+    out = tmp_path / "killed"
+    args = ["train", "--data", str(synth_dir), "--out", str(out), "--attrs", "Bald,Male", "--img-size", "32",
+            "--enc-dim", "8", "--dec-dim", "8", "--dis-dim", "8", "--dis-fc-dim", "16", "--enc-layers", "3",
+            "--dec-layers", "3", "--dis-layers", "3", "--batch-size", "4", "--n_d", "1", "--max-steps", "6",
+            "--save-interval", "2", "--no-progress"]
+    proc = subprocess.run([sys.executable, "-c", KILL_DURING_SAVE, *args], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    ckpt_dir = out / "checkpoint"
+    assert checkpoints.latest_checkpoint(ckpt_dir).name == "weights.2.pth"
+    assert not (ckpt_dir / "weights.4.pth").exists()  # the half-written file never took the real name
+    assert load_checkpoint(ckpt_dir / "weights.2.pth").settings.attrs == ["Bald", "Male"]
+    from attgan_batch.cli import main
+
+    result = CliRunner().invoke(main, ["train", "--out", str(out), "--resume", "--max-steps", "6", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert checkpoints.latest_checkpoint(ckpt_dir).name == "weights.6.pth"
