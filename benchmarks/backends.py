@@ -76,23 +76,36 @@ def _format_row(row: dict[str, Any], names: list[str]) -> str:
 # HOOK (for the lead): full `run` pipeline throughput with the auto backend.
 # Wire / adjust once attgan_batch.pipeline.run_manifest is final; called only with --pipeline.
 # --------------------------------------------------------------------------------------------------
-def measure_pipeline_auto(work: Path, images: int = 64, batch_size: int = 32) -> dict[str, Any]:
-    """images/s of `run_manifest(..., backend="auto")` over a generated manifest (decode -> infer -> write)."""
+def measure_pipeline_auto(work: Path, images: int = 64, batch_size: int = 8, repeats: int = 3) -> dict[str, Any]:
+    """The full `run` pipeline (decode -> infer -> encode -> report) with the auto backend vs the same
+    pipeline on eager torch (plain NCHW) and on `--backend torch` (channels_last), timed interleaved
+    in this process. The checkpoint is loaded and the ONNX file exported before timing."""
     sys.path.insert(0, str(Path(__file__).parent))
-    from _common import default_checkpoint, face_images, manifest
+    from _common import default_checkpoint, face_images, interleaved, manifest
 
-    from attgan_batch.pipeline import RunOptions, run_manifest
+    from attgan_batch.editor import Editor
+    from attgan_batch.engines import TorchBackend
+    from attgan_batch.model import load_checkpoint
+    from attgan_batch.pipeline import RunOptions, make_backend, run_manifest
 
     ckpt = default_checkpoint(work / "ckpt")
     path = manifest(work / "m.csv", face_images(work / "images", images), images)
+    loaded = load_checkpoint(ckpt)
     options = RunOptions(out_dir=work / "out", checkpoint=ckpt, batch_size=batch_size, backend="auto",
-                         engines_dir=work / "engines", force=True)
-    run_manifest(path, options)  # first run exports the ONNX file once (cached under engines/)
-    start = time.perf_counter()
-    summary = run_manifest(path, options)
-    seconds = time.perf_counter() - start
-    return {"images": images, "batch_size": batch_size, "images_per_second": images / seconds,
-            "backend": summary.backend}
+                         engines_dir=work / "engines", force=True, log=lambda message: None)
+    editors = {
+        "eager": Editor(loaded, TorchBackend(loaded.generator, "cpu", channels_last=False)),
+        "torch_channels_last": Editor(loaded, TorchBackend(load_checkpoint(ckpt).generator, "cpu")),
+        "auto": Editor(loaded, make_backend(options, loaded)),
+    }
+
+    def runner(editor):
+        return lambda: run_manifest(path, options, editor=editor)
+
+    times = interleaved({name: runner(editor) for name, editor in editors.items()}, repeats=repeats)
+    return {"images": images, "batch_size": batch_size, "auto_backend": editors["auto"].backend.describe()["backend"],
+            "images_per_second": {name: images / t for name, t in times.items()},
+            "ratio_vs_eager": {name: times["eager"] / t for name, t in times.items()}}
 
 
 def main() -> None:
