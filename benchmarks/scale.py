@@ -88,7 +88,7 @@ def throughput(work: Path, rows: int, batch: int) -> None:
 def memory(work: Path, big: int, executors: list[str]) -> None:
     ckpt = tiny_checkpoint(work / "ckpt32")
     images = face_images(work / "images32", 8, size=48)
-    print(f"\ndriver peak RSS, 32 px generator, every row decoded/edited/written (batch 64):")
+    print("\ndriver peak RSS, 32 px generator, every row decoded/edited/written (batch 64):")
     for executor in executors:
         workers, rss = 2, {}
         for rows in (1000, big):
