@@ -13,13 +13,13 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import quote
 
 from PIL import Image
 
+from .atomic import atomic_open
 from .thumbnails import input_thumbnail, thumb_path
 
 MAX_THUMB_ROWS = 2000
@@ -70,20 +70,11 @@ def write_html_report(report_dir: Path, summary: dict[str, Any], records: Iterab
     out_dir = Path(out_dir or report_dir)
     base = Path(str(summary.get("manifest") or ".")).parent  # rows rejected early keep the raw relative path
     path = Path(report_dir) / HTML_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(_head(summary, max_thumb_rows))
-            for n, record in enumerate(records):
-                fh.write(_card(n, record, out_dir, base, with_thumbs=n < max_thumb_rows))
-            fh.write(f"</main><script>{_JS}</script></body></html>\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as fh:
+        fh.write(_head(summary, max_thumb_rows))
+        for n, record in enumerate(records):
+            fh.write(_card(n, record, out_dir, base, with_thumbs=n < max_thumb_rows))
+        fh.write(f"</main><script>{_JS}</script></body></html>\n")
     return path
 
 

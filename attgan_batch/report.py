@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from .atomic import atomic_open
+
 REPORT_COLUMNS = [
     "line", "id", "input", "output", "status", "error", "edit", "source", "source_predicted",
     "target", "applied", "edited", "conflicts", "seconds", "note",
@@ -31,18 +33,8 @@ def journal_path(out_dir: Path, tag: str = "") -> Path:
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Temp file in the same folder, fsync, rename: readers see the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    mode = "wb" if isinstance(data, bytes) else "w"
-    try:
-        with open(tmp, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8", "newline": ""})) as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb" if isinstance(data, bytes) else "w") as fh:
+        fh.write(data)
 
 
 def read_journal(path: Path) -> Iterator[dict[str, Any]]:
@@ -119,19 +111,11 @@ def write_reports(report_dir: Path, summary: dict[str, Any], records: Iterable[d
     """``<stem>.csv`` from the journal records (streamed) and ``<stem>.json`` from ``summary``."""
     csv_path, json_path = report_dir / f"{stem}.csv", report_dir / f"{stem}.json"
     report_dir.mkdir(parents=True, exist_ok=True)
-    tmp = csv_path.with_name(f".{csv_path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=REPORT_COLUMNS, extrasaction="ignore")
-            writer.writeheader()
-            for record in records:
-                writer.writerow({k: _flat(record.get(k, "")) for k in REPORT_COLUMNS})
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, csv_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_open(csv_path) as fh:
+        writer = csv.DictWriter(fh, fieldnames=REPORT_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({k: _flat(record.get(k, "")) for k in REPORT_COLUMNS})
     write_atomic(json_path, json.dumps(summary, indent=2, default=str) + "\n")
     return csv_path, json_path
 

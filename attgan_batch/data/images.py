@@ -7,7 +7,6 @@ reference: optional CelebA centre crop (170 px), resize to the model size, ToTen
 """
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import torch
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from torchvision.transforms import functional as TF
 
+from ..atomic import atomic_open
 from ..errors import RowError
 
 CROPS = ("auto", "celeba", "square", "none")
@@ -110,21 +110,12 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 
 
 def save_atomic(image: Image.Image, path: Path, fmt: str) -> None:
-    """Write ``image`` to a temp file beside ``path``, fsync, then rename: no partial file ever."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            if fmt == "jpg":
-                image.save(fh, format="JPEG", quality=95, subsampling=0)
-            else:
-                image.save(fh, format="PNG", compress_level=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Encode ``image`` into a temp file beside ``path``, then rename: no partial file ever."""
+    with atomic_open(path, "wb") as fh:
+        if fmt == "jpg":
+            image.save(fh, format="JPEG", quality=95, subsampling=0)
+        else:
+            image.save(fh, format="PNG", compress_level=1)
 
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, never a half-grey image

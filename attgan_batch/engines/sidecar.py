@@ -7,7 +7,6 @@ exact command that rebuilds it.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -17,20 +16,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..model.checkpoint import sha256_file
+
 SCHEMA = 1
 
 
 def sidecar_path(artifact: str | Path) -> Path:
     artifact = Path(artifact)
     return artifact.with_name(artifact.name + ".json")
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_sidecar(artifact: str | Path, meta: dict[str, Any]) -> Path:
