@@ -13,6 +13,7 @@ from torch.utils.data import TensorDataset
 from attgan_batch.model import AttGANSettings, Discriminator, Generator, load_checkpoint
 from attgan_batch.training import TrainConfig, Trainer, TrainingDiverged, resume_settings
 from attgan_batch.training import checkpoints, losses
+from attgan_batch.training.d_augment import make_augment, translate
 from attgan_batch.training.export import export_generator
 from attgan_batch.training.finetune import generator_attribute_keys, read_source, transfer
 from attgan_batch.training.metrics import read_metrics
@@ -86,6 +87,26 @@ def test_targets_shuffle_a_over_the_batch_and_scale():
         t = make_targets(a, 0.5, dist)
         assert torch.equal(torch.sign(t.att_b_), t.att_b * 2 - 1)  # direction kept, magnitude random
         assert t.att_b_.abs().max() <= 1.0 and len(set(t.att_b_.abs().flatten().tolist())) > 2
+
+
+def test_critic_translation_shifts_whole_pixels_and_passes_gradients():
+    torch.manual_seed(0)
+    x = torch.randn(6, 3, 16, 16, requires_grad=True)
+    y = translate(x, ratio=0.25)
+    for i in range(6):  # each image is its own copy shifted by an integer offset, zero-filled
+        matches = [(dy, dx) for dy in range(-4, 5) for dx in range(-4, 5)
+                   if torch.equal(y[i], torch.roll(x[i], (dy, dx), (1, 2)) * shifted_mask(16, dy, dx))]
+        assert len(matches) == 1
+    y.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="colour"):
+        make_augment("colour")
+
+
+def shifted_mask(size: int, dy: int, dx: int) -> torch.Tensor:
+    mask = torch.zeros(size, size)
+    mask[max(dy, 0):size + min(dy, 0), max(dx, 0):size + min(dx, 0)] = 1
+    return mask
 
 
 def test_atomic_save_and_keep_last(tmp_path):
@@ -270,11 +291,12 @@ def test_cli_train_then_resume(tmp_path, synth_dir):
     args = ["train", "--data", str(synth_dir), "--out", str(out), "--attrs", "Bald,Male", "--img-size", "32",
             "--enc-dim", "8", "--dec_dim", "8", "--dis-dim", "8", "--dis-fc-dim", "16", "--enc-layers", "3",
             "--dec-layers", "3", "--dis-layers", "3", "--batch-size", "4", "--n_d", "1", "--max-steps", "4",
-            "--no-progress", "--log-interval", "1"]
+            "--no-progress", "--log-interval", "1", "--d-augment", "translation"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     setting = json.loads((out / "setting.txt").read_text())
     assert setting["attrs"] == ["Bald", "Male"] and setting["n_d"] == 1 and setting["lambda_1"] == 100.0
+    assert setting["d_augment"] == "translation"
     result = CliRunner().invoke(main, ["train", "--out", str(out), "--resume", "--max-steps", "6", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert checkpoints.latest_checkpoint(out / "checkpoint").name == "weights.6.pth"

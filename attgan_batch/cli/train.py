@@ -85,6 +85,9 @@ def _settings_options(func):
 @click.option("--channels-last/--no-channels-last", default=None,
               help="NHWC memory format [default: on for CUDA, off for CPU].")
 @click.option("--adam", type=click.Choice(["auto", "fused", "foreach", "for-loop"]), default="auto", show_default=True)
+@click.option("--d-augment", default="", show_default=True,
+              help="Randomly shift the images the critic sees (real and generated, D and G steps): "
+                   "'translation'. Not in the reference; helps small data sets (docs/training.md).")
 @click.option("--lr-decay-every", type=int, default=100, show_default=True, help="Epochs between lr divisions.")
 @click.option("--lr-decay-factor", type=float, default=10.0, show_default=True)
 @click.option("--max-steps", type=int, default=None, help="Stop after this many iterations in total.")
@@ -129,7 +132,7 @@ def train_command(ctx: click.Context, data, out, attrs, settings_file, **options
         settings = _apply(base, given, attrs)
         if options["resume"]:
             data = data or _saved_path(base.extra.get("data_path"))
-            for key in ("crop", "augment", "cache", "lr_decay_every", "lr_decay_factor"):
+            for key in ("crop", "augment", "cache", "d_augment", "lr_decay_every", "lr_decay_factor"):
                 if ctx.get_parameter_source(key) == click.core.ParameterSource.DEFAULT and key in base.extra:
                     options[key] = base.extra[key]
         config = TrainConfig(out=out, settings=settings, data=data, **options)

@@ -35,6 +35,7 @@ class TrainConfig:
     amp: str = "auto"                    # 'auto' = bf16 on CUDA when supported, else fp32
     channels_last: bool | None = None    # None = on for CUDA, off for CPU (see docs/training.md)
     adam: str = "auto"                   # Adam implementation
+    d_augment: str = ""                  # critic-input augmentation ('translation'); '' = reference
     lr_decay_every: int = 100            # epochs; the reference divides lr by 10 every 100 epochs
     lr_decay_factor: float = 10.0
     max_steps: int | None = None         # stop after this many iterations (D or G) in total

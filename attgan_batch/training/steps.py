@@ -8,24 +8,31 @@ sample, so this equals two separate passes and runs faster.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
 from . import losses
 
+Augment = Callable[[torch.Tensor], torch.Tensor]  # optional critic-input augmentation (d_augment.py)
+
 
 class DStep(nn.Module):
     """Critic + classifier loss: adv + lambda_gp * gp + lambda_3 * BCE(C(real), a)."""
 
-    def __init__(self, discriminator: nn.Module, mode: str, lambda_gp: float, lambda_3: float):
+    def __init__(self, discriminator: nn.Module, mode: str, lambda_gp: float, lambda_3: float,
+                 augment: Augment | None = None):
         super().__init__()
         if mode not in losses.MODES:
             raise ValueError(f"unknown mode {mode!r}; expected one of {losses.MODES}")
         self.D, self.mode, self.lambda_gp, self.lambda_3 = discriminator, mode, lambda_gp, lambda_3
+        self.augment = augment
 
     def forward(self, real: torch.Tensor, fake: torch.Tensor, att_a: torch.Tensor):
         n = real.size(0)
-        adv, cls = self.D(torch.cat([real, fake.to(real.dtype)]))
+        both = torch.cat([real, fake.to(real.dtype)])
+        adv, cls = self.D(self.augment(both) if self.augment else both)
         df_loss = losses.d_adversarial(self.mode, adv[:n], adv[n:])
         other = fake if self.mode == "wgan" else None  # lsgan/dcgan: DRAGAN interpolates
         df_gp = losses.gradient_penalty(lambda x: self.D(x)[0], real, other)
@@ -47,9 +54,9 @@ class GStep(nn.Module):
 
 
 def g_loss(mode: str, discriminator: nn.Module, x: torch.Tensor, fake: torch.Tensor, rec: torch.Tensor,
-           att_b: torch.Tensor, lambda_1: float, lambda_2: float):
+           att_b: torch.Tensor, lambda_1: float, lambda_2: float, augment: Augment | None = None):
     """-D(fake) (per mode) + lambda_2 * BCE(C(fake), b) + lambda_1 * L1(rec, x); D is not updated."""
-    d_fake, dc_fake = discriminator(fake)
+    d_fake, dc_fake = discriminator(augment(fake) if augment else fake)
     gf_loss = losses.g_adversarial(mode, d_fake)
     gc_loss = losses.classification(dc_fake, att_b)
     gr_loss = losses.reconstruction(rec, x)

@@ -27,6 +27,7 @@ from ..model.checkpoint import read_weights
 from ..model.config import AttGANSettings
 from . import checkpoints, distributed, rng
 from .config import RESUMABLE_SETTINGS, TrainConfig
+from .d_augment import make_augment
 from .data import build_datasets, fixed_samples, train_loader
 from .finetune import DISCRIMINATOR_ATTRIBUTE_KEYS, generator_attribute_keys, read_source, transfer
 from .metrics import MetricsLog, progress_bar
@@ -111,7 +112,8 @@ class Trainer:
         self.optim_G = make_adam(self.G.parameters(), s.lr, betas, config.adam, self.device)
         self.optim_D = make_adam(self.D.parameters(), s.lr, betas, config.adam, self.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
-        self.d_step: nn.Module = DStep(self.D, s.mode, s.lambda_gp, s.lambda_3)
+        self.augment = make_augment(config.d_augment)
+        self.d_step: nn.Module = DStep(self.D, s.mode, s.lambda_gp, s.lambda_3, self.augment)
         self.g_step: nn.Module = GStep(self.G)
         if self.info.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -214,7 +216,7 @@ class Trainer:
             "data_path": str(self.config.data) if self.config.data else s.extra.get("data_path"),
             "seed": self.seed, "crop": self.config.crop, "augment": self.config.augment, "cache": self.config.cache,
             "lr_decay_every": self.config.lr_decay_every, "lr_decay_factor": self.config.lr_decay_factor,
-            "trainer": "attgan-batch",
+            "d_augment": self.config.d_augment, "trainer": "attgan-batch",
         })
         tmp = self.out / ".setting.txt.tmp"
         tmp.write_text(s.to_json(), encoding="utf-8")
@@ -321,7 +323,7 @@ class Trainer:
         try:
             with self._autocast():
                 fake, rec = self.g_step(x, t.att_a_, t.att_b_)
-                total, parts = g_loss(s.mode, self.D, x, fake, rec, t.att_b, s.lambda_1, s.lambda_2)
+                total, parts = g_loss(s.mode, self.D, x, fake, rec, t.att_b, s.lambda_1, s.lambda_2, self.augment)
             values = self._checked(parts, "G")
             self.optim_G.zero_grad(set_to_none=True)
             self._update(total, self.optim_G)
