@@ -209,6 +209,7 @@ class EditPlan:
     scaled: list[float]
     edited: list[str] = field(default_factory=list)
     conflict_changes: list[str] = field(default_factory=list)
+    style: list[float] | None = None  # style codes for a style model (None: neutral / no style)
 
 
 def _scale(labels: Sequence[int], thres_int: float) -> list[float]:
@@ -299,3 +300,30 @@ def describe(spec: EditSpec) -> str:
         else:
             parts.append(f"{e.name}={int(e.value)}")
     return ";".join(parts)
+
+
+def parse_style(text: str | None, attrs: Sequence[str]) -> dict[str, list[float]]:
+    """A manifest ``style`` cell, ``Eyeglasses=0.3,-0.8;Male=1``, as {attribute: codes}.
+
+    Only the syntax and the names are checked here; whether the model has those style controllers
+    (and how many codes each) is checked against the checkpoint when the row is planned.
+    """
+    out: dict[str, list[float]] = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(";"))):
+        name, sep, values = part.partition("=")
+        name = name.strip()
+        if not sep or not values.strip():
+            raise RowError(f"style {part!r}: write ATTRIBUTE=v1[,v2...], e.g. Eyeglasses=0.3,-0.8")
+        if name not in attrs:
+            hint = difflib.get_close_matches(name, list(attrs), n=1)
+            raise RowError(f"style: unknown attribute {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        try:
+            codes = [float(v) for v in values.split(",")]
+        except ValueError:
+            raise RowError(f"style {part!r}: codes must be numbers (the model was trained on -1..1)") from None
+        if not all(math.isfinite(v) for v in codes):
+            raise RowError(f"style {part!r}: codes must be finite numbers")
+        if name in out:
+            raise RowError(f"style: {name} is given twice")
+        out[name] = codes
+    return out

@@ -9,6 +9,7 @@ The batch pipeline (:mod:`attgan_batch.pipeline`) uses the same planning and inf
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -16,7 +17,8 @@ from typing import Any, Sequence
 import torch
 from PIL import Image
 
-from .attributes import EditPlan, EditSpec, parse_edit, parse_vector, plan_edit, plan_flip_each, plan_target
+from .attributes import (EditPlan, EditSpec, parse_edit, parse_style, parse_vector, plan_edit, plan_flip_each,
+                         plan_target)
 from .data.images import load_rgb, preprocess, to_uint8
 from .defaults import default_checkpoint
 from .engines import Backend, TorchBackend
@@ -61,9 +63,51 @@ class Editor:
 
     # ------------------------------------------------------------------ planning
     def plans(self, *, edit: str | EditSpec | None = None, target: Sequence[int] | str | None = None,
-              source: Sequence[int] | str | None = None, intensity: float | None = None) -> list[EditPlan]:
+              source: Sequence[int] | str | None = None, intensity: float | None = None,
+              style: str | dict[str, list[float]] | None = None) -> list[EditPlan]:
         """The generator inputs for one row (several for ``flip-each``). Needs a known ``source``
-        except for a full ``target``."""
+        except for a full ``target``. ``style`` (``Eyeglasses=0.3,-0.8``) needs a style model."""
+        codes = self.style_vector(style)
+        return [dataclasses.replace(p, style=codes) if codes is not None else p
+                for p in self._plans(edit, target, source, intensity)]
+
+    def style_vector(self, style: str | dict[str, list[float]] | None) -> list[float] | None:
+        """The style codes a style model is fed (zeros where not given); None for a plain model."""
+        s = self.checkpoint.settings
+        if isinstance(style, str):
+            style = parse_style(style, self.attrs)
+        if not s.n_style:
+            if style:
+                raise RowError("this checkpoint has no style controllers (it was trained without --style); "
+                               "remove the style column or use a style model")
+            return None
+        codes = [0.0] * s.n_style
+        have = ", ".join(f"{n} ({d} code{'s' * (d > 1)})" for n, d in s.style.items())
+        for name, values in (style or {}).items():
+            if name not in s.style:
+                raise RowError(f"style: this model has no style controllers for {name}; it has {have}")
+            if len(values) != s.style[name]:
+                raise RowError(f"style: {name} takes {s.style[name]} code(s), got {len(values)}")
+            codes[s.style_slices()[name]] = values
+        return codes
+
+    def format_style(self, codes: Sequence[float] | None) -> str:
+        """Style codes as the manifest writes them (``Eyeglasses=0.3,-0.8``), for the report."""
+        if codes is None:
+            return ""
+        s = self.checkpoint.settings
+        return ";".join(f"{name}=" + ",".join(f"{v:g}" for v in codes[sl]) for name, sl in s.style_slices().items())
+
+    def inputs(self, plans: Sequence[EditPlan]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(scaled attributes (N, n_attrs), style codes (N, n_style) or None) for a batch of plans."""
+        a = torch.tensor([p.scaled for p in plans], dtype=torch.float32)
+        n_style = self.checkpoint.settings.n_style
+        if not n_style:
+            return a, None
+        return a, torch.tensor([p.style if p.style is not None else [0.0] * n_style for p in plans],
+                               dtype=torch.float32)
+
+    def _plans(self, edit, target, source, intensity) -> list[EditPlan]:
         s = self.checkpoint.settings
         names = self.attrs
         if isinstance(source, str):
@@ -116,12 +160,15 @@ class Editor:
         img = image if isinstance(image, Image.Image) else load_rgb(image)
         return preprocess(img.convert("RGB"), self.img_size, self.crop)
 
-    def generate(self, images: torch.Tensor, scaled: torch.Tensor) -> torch.Tensor:
+    def generate(self, images: torch.Tensor, scaled: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         """Run the generator backend on a batch; inputs/outputs in [-1, 1]."""
-        return self.backend.infer(images, scaled)
+        if style is None:
+            return self.backend.infer(images, scaled)
+        return self.backend.infer(images, scaled, style)
 
     def edit(self, images: Sequence[str | Path | Image.Image], edits: Sequence[str | None],
-             sources: Sequence[str | Sequence[int] | None] | None = None, align=None) -> list[Image.Image]:
+             sources: Sequence[str | Sequence[int] | None] | None = None, align=None,
+             styles: Sequence[str | None] | None = None) -> list[Image.Image]:
         """Edit each image with its edit string; returns PIL images at model resolution
         (a labelled grid for ``flip-each``). ``align=AlignOptions()``: real photos, faces
         detected, aligned, edited and pasted back at full resolution (attgan_batch.align)."""
@@ -129,18 +176,18 @@ class Editor:
 
         if align is not None:
             from .align.api import edit_photos
-            return edit_photos(self, images, edits, sources, align)
+            return edit_photos(self, images, edits, sources, align, styles)
 
         xs = torch.stack([self.load(img) for img in images])
         sources = list(sources) if sources is not None else [None] * len(xs)
+        styles = list(styles) if styles is not None else [None] * len(xs)
         plans_per_image = []
-        for i, (edit, source) in enumerate(zip(edits, sources)):
+        for i, (edit, source, style) in enumerate(zip(edits, sources, styles)):
             if source is None:
                 source = self.predict_source(xs[i:i + 1])[0].labels
-            plans_per_image.append(self.plans(edit=edit, source=source))
+            plans_per_image.append(self.plans(edit=edit, source=source, style=style))
         flat_x = torch.cat([xs[i:i + 1].expand(len(p), -1, -1, -1) for i, p in enumerate(plans_per_image)])
-        flat_a = torch.tensor([pl.scaled for p in plans_per_image for pl in p], dtype=torch.float32)
-        ys = self.generate(flat_x, flat_a)
+        ys = self.generate(flat_x, *self.inputs([pl for p in plans_per_image for pl in p]))
         results, k = [], 0
         for i, plans in enumerate(plans_per_image):
             outs = ys[k:k + len(plans)]

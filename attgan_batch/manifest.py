@@ -7,6 +7,7 @@ One row = one output. Columns (case-insensitive; unknown ones are warned about a
 ``target``     a full attribute vector in model order (0/1 or -1/1); exclusive with ``edit``
 ``source``     the image's current attributes (full vector); predicted by D's classifier when absent
 ``intensity``  default intensity of the edited attributes (the checkpoint's test_int otherwise)
+``style``      style codes for a model trained with --style, e.g. ``Eyeglasses=0.3,-0.8`` (0 = neutral)
 ``id``         row id for the report (default: ``row<N>``)
 ``output``     file name under --out (default: ``<id>.<format>``); must stay inside --out
 
@@ -24,10 +25,10 @@ from typing import Iterator, Sequence
 
 import pandas as pd
 
-from .attributes import EditSpec, parse_edit, parse_vector
+from .attributes import EditSpec, parse_edit, parse_style, parse_vector
 from .errors import ManifestError, RowError
 
-KNOWN_COLUMNS = ("image", "edit", "target", "source", "intensity", "id", "output")
+KNOWN_COLUMNS = ("image", "edit", "target", "source", "intensity", "style", "id", "output")
 OUTPUT_FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg"}
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -46,6 +47,7 @@ class ManifestRow:
     source: list[int] | None = None
     intensity: float | None = None
     edit_text: str = ""
+    style: dict[str, list[float]] | None = None
 
 
 @dataclass
@@ -125,6 +127,8 @@ class ManifestReader:
             if not math.isfinite(intensity) or intensity <= 0:
                 raise RowError(f"intensity must be a positive finite number, got {intensity_text!r}")
 
+        style = parse_style(_cell(record.get("style")), self.attrs) or None
+
         output_text = _cell(record.get("output"))
         if output_text:
             suffix = Path(output_text).suffix.lower()
@@ -137,7 +141,7 @@ class ManifestReader:
             output_text = f"{_SAFE_ID.sub('_', row_id).strip('.') or f'row{data_row}'}.{fmt}"
         confined_output(self.out_dir, output_text)
         return ManifestRow(line, row_id, image, output_text, fmt, edit, target, source, intensity,
-                           edit_text or (target_text and f"target={target_text}") or "")
+                           edit_text or (target_text and f"target={target_text}") or "", style)
 
 
 def confined_output(out_dir: Path, relative: str) -> Path:

@@ -59,6 +59,7 @@ class RunOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     align: Any = None  # an align.AlignOptions: detect faces, edit aligned crops, paste back (--align)
     grid: bool = False  # write <output stem>.grid.png per row: input, reconstruction, edit(s) (--grid)
+    style_sweep: str | None = None  # style model: add a row of style codes for this attribute to the grid
     classifier: Path | None = None  # predict missing sources with this standalone classifier (--classifier)
     log: Callable[[str], Any] | None = None  # backend selection notes; default: stderr
     shard: Shard | None = None  # run only shard K of N; own lock, journal, report.K-of-N.* (--shard, shards.py)
@@ -251,9 +252,9 @@ class _Runner:
         self.writes: queue.Queue = queue.Queue(maxsize=4 * max(options.batch_size, 8))
         self.lock = threading.Lock()
         self.hooks = None  # --align / --grid: per-face plans, pasted outputs, grids (attgan_batch.row_hooks)
-        if options.align is not None or options.grid:
+        if options.align is not None or options.grid or options.style_sweep:
             from .row_hooks import RowHooks
-            self.hooks = RowHooks(editor, options.align, options.grid)
+            self.hooks = RowHooks(editor, options.align, options.grid or bool(options.style_sweep), options.style_sweep)
 
     # ------------------------------------------------------------------ main loop
     def run(self, manifest: Path) -> None:
@@ -335,16 +336,17 @@ class _Runner:
             source = prediction.labels
             state.predicted = ";".join(f"{n}={v}:{c:.2f}" for n, v, c in
                                        zip(self.editor.attrs, prediction.labels, prediction.confidences))
-        state.plans = self.editor.plans(edit=row.edit, target=row.target, source=source, intensity=row.intensity)
+        state.plans = self.editor.plans(edit=row.edit, target=row.target, source=source, intensity=row.intensity,
+                                        style=row.style)
 
     def _flush(self) -> None:
         if not self.batch:
             return
         batch, self.batch = self.batch, []
         x = torch.stack([state.x if state.inputs is None else state.inputs[i] for state, i in batch])
-        a = torch.tensor([state.plans[i].scaled for state, i in batch], dtype=torch.float32)
+        a, style = self.editor.inputs([state.plans[i] for state, i in batch])
         try:
-            y = self.editor.generate(x, a)
+            y = self.editor.generate(x, a, style)
         except Exception as exc:  # the engine failed on this batch: fail its rows, go on
             for state in {id(s): s for s, _ in batch}.values():
                 if state.failed:
@@ -405,6 +407,7 @@ class _Runner:
         }
         if plan is not None:
             record |= {"target": format_vector(plan.target), "applied": format_vector(plan.scaled),
+                       "style": self.editor.format_style(plan.style),
                        "edited": ";".join(plan.edited), "conflicts": "; ".join(plan.conflict_changes)}
         else:
             record |= {"edited": "flip-each", "applied": f"{len(state.plans)} images in a grid",

@@ -17,7 +17,7 @@ from .atomic import atomic_open
 
 REPORT_COLUMNS = [
     "line", "id", "input", "output", "status", "error", "edit", "source", "source_predicted",
-    "target", "applied", "edited", "conflicts", "seconds", "note",
+    "target", "applied", "style", "edited", "conflicts", "seconds", "note",
 ]
 STATE_DIR = ".attgan-batch"
 

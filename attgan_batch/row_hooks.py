@@ -5,7 +5,8 @@ plain path stays as it was. Under ``--align`` one row can hold several faces, ea
 predicted source and plans; the generator sees one input per plan (``state.inputs``), and the
 row's image is the photo with every edited face pasted back. ``--grid`` adds a reconstruction
 plan per face and writes ``<output stem>.grid.png``: input, reconstruction and the edit(s),
-labelled, like the reference test script's figure.
+labelled, like the reference test script's figure. ``--style-sweep ATTR`` (style models) adds a
+line per style code of ATTR to that sheet: the attribute switched on, the code swept over -1..1.
 """
 from __future__ import annotations
 
@@ -29,7 +30,12 @@ class FacePlans:
     plans: list[EditPlan]           # what the row asks for
     recon: EditPlan | None = None   # --grid's reconstruction
     predicted: str = ""             # "Name=v:conf;..." when the source was predicted
+    sweep: list[EditPlan] = field(default_factory=list)  # --style-sweep's plans, one line per code
     outputs: list[torch.Tensor] = field(default_factory=list)
+
+    def all_plans(self) -> list[EditPlan]:
+        """In the order the generator sees them: the row's plans, the reconstruction, the sweep."""
+        return self.plans + ([self.recon] if self.recon else []) + self.sweep
 
 
 @dataclass
@@ -42,9 +48,20 @@ def grid_path(output: Path) -> Path:
     return output.with_name(output.stem + ".grid.png")
 
 
+SWEEP_VALUES = (-1.0, -0.5, 0.0, 0.5, 1.0)
+
+
 class RowHooks:
-    def __init__(self, editor, align: AlignOptions | None, grid: bool):
-        self.editor, self.align, self.grid = editor, align, grid
+    def __init__(self, editor, align: AlignOptions | None, grid: bool, style_sweep: str | None = None):
+        self.editor, self.align, self.grid, self.sweep = editor, align, grid, style_sweep
+        if style_sweep:
+            from .errors import AttGANBatchError
+
+            styles = editor.checkpoint.settings.style
+            if style_sweep not in styles:
+                have = ", ".join(styles) or "none (it was trained without --style)"
+                raise AttGANBatchError(f"--style-sweep {style_sweep}: this model has no style controllers for it; "
+                                       f"styled attributes: {have}")
         if align is not None:
             from .align.photo import default_detector
 
@@ -66,18 +83,38 @@ class RowHooks:
                 source = prediction.labels
                 predicted = ";".join(f"{n}={v}:{c:.2f}" for n, v, c in
                                      zip(editor.attrs, prediction.labels, prediction.confidences))
-            plans = editor.plans(edit=row.edit, target=row.target, source=source, intensity=row.intensity)
+            plans = editor.plans(edit=row.edit, target=row.target, source=source, intensity=row.intensity,
+                                 style=row.style)
             recon = None
             if self.grid and len(plans) == 1 and source is not None:
                 recon = dataclasses.replace(editor.plans(edit=None, source=source)[0], label="recon")
-            faces.append(FacePlans(x, plans, recon, predicted))
+            sweep = self._sweep_plans(plans, source) if self.sweep else []
+            faces.append(FacePlans(x, plans, recon, predicted, sweep))
         state.extra = RowExtra(aligned, faces)
         state.plans, state.inputs = [], []
         for face in faces:
-            for plan in face.plans + ([face.recon] if face.recon else []):
+            for plan in face.all_plans():
                 state.plans.append(plan)
                 state.inputs.append(face.x)
         state.predicted = " | ".join(f.predicted for f in faces if f.predicted)
+
+    def _sweep_plans(self, plans: list[EditPlan], source) -> list[EditPlan]:
+        """The row's edit with the swept attribute on, once per value of each of its style codes."""
+        attr, editor = self.sweep, self.editor
+        s = editor.checkpoint.settings
+        i = editor.attrs.index(attr)
+        base = plans[0] if len(plans) == 1 and plans[0].target[i] == 1 else None
+        if base is None:  # switch the attribute on, from the source (or the row's target)
+            base = editor.plans(edit=f"{attr}=1", source=source if source is not None else plans[0].target)[0]
+            base.style = plans[0].style
+        start = s.style_slices()[attr].start
+        out = []
+        for d in range(s.style[attr]):
+            for value in SWEEP_VALUES:
+                codes = list(base.style or [0.0] * s.n_style)
+                codes[start + d] = value
+                out.append(dataclasses.replace(base, style=codes, label=f"s{d}={value:g}"))
+        return out
 
     # ------------------------------------------------------------------ output (writer thread)
     def compose(self, state, path: Path) -> Image.Image:
@@ -85,12 +122,15 @@ class RowHooks:
         extra: RowExtra = state.extra
         k = 0
         for face in extra.faces:
-            n = len(face.plans) + (1 if face.recon else 0)
+            n = len(face.all_plans())
             face.outputs = list(state.outputs[k:k + n])
             k += n
         if self.grid:
-            save_atomic(stack_vertically([self._grid_line(face, state.row.edit_text) for face in extra.faces]),
-                        grid_path(path), "png")
+            lines = []
+            for face in extra.faces:
+                lines.append(self._grid_line(face, state.row.edit_text))
+                lines += self._sweep_lines(face)
+            save_atomic(stack_vertically(lines), grid_path(path), "png")
         if any(len(face.plans) > 1 for face in extra.faces):  # flip-each: one labelled line per face
             return stack_vertically([grid_image(face.x, torch.stack(face.outputs[:len(face.plans)]),
                                       [p.label for p in face.plans]) for face in extra.faces])
@@ -100,9 +140,18 @@ class RowHooks:
         return Image.fromarray(to_uint8(mains[0]))
 
     @staticmethod
+    def _sweep_lines(face: FacePlans) -> list[Image.Image]:
+        if not face.sweep:
+            return []
+        outputs = face.outputs[len(face.outputs) - len(face.sweep):]
+        per_line = len(SWEEP_VALUES)
+        return [grid_image(face.x, torch.stack(outputs[j:j + per_line]), [p.label for p in face.sweep[j:j + per_line]])
+                for j in range(0, len(face.sweep), per_line)]
+
+    @staticmethod
     def _grid_line(face: FacePlans, edit_text: str) -> Image.Image:
         if len(face.plans) > 1:  # flip-each already starts with the reconstruction
-            return grid_image(face.x, torch.stack(face.outputs), [p.label for p in face.plans])
+            return grid_image(face.x, torch.stack(face.outputs[:len(face.plans)]), [p.label for p in face.plans])
         outputs, labels = [], []
         if face.recon is not None:
             outputs.append(face.outputs[1])
@@ -122,6 +171,7 @@ class RowHooks:
                 "source": " | ".join(format_vector(p.source) if p.source is not None else "" for p in plans),
                 "target": " | ".join(format_vector(p.target) for p in plans),
                 "applied": " | ".join(format_vector(p.scaled) for p in plans),
+                "style": " | ".join(self.editor.format_style(p.style) for p in plans) if plans[0].style else "",
                 "edited": " | ".join(";".join(p.edited) for p in plans),
                 "conflicts": (" | ".join("; ".join(p.conflict_changes) for p in plans)
                               if any(p.conflict_changes for p in plans) else ""),

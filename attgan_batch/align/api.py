@@ -14,7 +14,8 @@ from .photo import AlignOptions, align_photo, compose
 
 def edit_photos(editor, images: Sequence[str | Path | Image.Image], edits: Sequence[str | None],
                 sources: Sequence[str | Sequence[int] | None] | None = None,
-                options: AlignOptions | None = None) -> list[Image.Image]:
+                options: AlignOptions | None = None,
+                styles: Sequence[str | None] | None = None) -> list[Image.Image]:
     """Each photo with its selected faces edited and pasted back at full resolution (or the
     edited aligned crops with ``paste=False``; a labelled grid per face for ``flip-each``).
 
@@ -24,17 +25,17 @@ def edit_photos(editor, images: Sequence[str | Path | Image.Image], edits: Seque
 
     options = options or AlignOptions()
     sources = list(sources) if sources is not None else [None] * len(images)
+    styles = list(styles) if styles is not None else [None] * len(images)
     results = []
-    for image, edit, source in zip(images, edits, sources):
+    for image, edit, source, style in zip(images, edits, sources, styles):
         photo = image.convert("RGB") if isinstance(image, Image.Image) else load_rgb(image)
         aligned = align_photo(photo, editor.img_size, options)
         per_face = []
         for face in aligned.faces:
             src = source if source is not None else editor.predict_source(face.x[None])[0].labels
-            per_face.append(editor.plans(edit=edit, source=src))
+            per_face.append(editor.plans(edit=edit, source=src, style=style))
         x = torch.stack([face.x for face, plans in zip(aligned.faces, per_face) for _ in plans])
-        a = torch.tensor([p.scaled for plans in per_face for p in plans], dtype=torch.float32)
-        ys = editor.generate(x, a)
+        ys = editor.generate(x, *editor.inputs([p for plans in per_face for p in plans]))
         outs, k = [], 0
         for plans in per_face:
             outs.append(ys[k:k + len(plans)])

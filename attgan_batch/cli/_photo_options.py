@@ -34,6 +34,9 @@ _OPTIONS = [
                       "train-classifier`) instead of the checkpoint's discriminator."),
     click.option("--grid", is_flag=True,
                  help="Also write <output stem>.grid.png per row: input, reconstruction and the edit(s), labelled."),
+    click.option("--style-sweep", metavar="ATTR", default=None,
+                 help="Style models (trained with --style): add to the grid a line per style code of ATTR, "
+                      "the attribute switched on and the code swept over -1..1. Implies --grid."),
 ]
 
 
@@ -56,4 +59,6 @@ def photo_run_options(photo: dict[str, Any]) -> dict[str, Any]:
             raise click.UsageError(f"{', '.join(given)} only apply with --align")
     align = (AlignOptions(face=photo["face"], margin=photo["margin"], paste=not photo["no_paste"])
              if photo.get("align") else None)
-    return {"align": align, "grid": bool(photo.get("grid")), "classifier": photo.get("classifier")}
+    sweep = photo.get("style_sweep")
+    return {"align": align, "grid": bool(photo.get("grid") or sweep), "classifier": photo.get("classifier"),
+            "style_sweep": sweep}

@@ -47,7 +47,7 @@ from ._scale import scale_options, scale_run_options
               help="Stop (exit 1) once more than N rows failed; the rest are reported as skipped.")
 @click.option("--force", is_flag=True, help="Redo rows an earlier run into --out already finished.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary table.")
-@photo_options  # --align --face --margin --no-paste --classifier --grid (cli/_photo_options.py)
+@photo_options  # --align --face --margin --no-paste --classifier --grid --style-sweep (cli/_photo_options.py)
 @scale_options  # --shard --executor --ray-address --num-gpus-per-worker (cli/_scale.py)
 def run_command(manifest, out_dir, checkpoint, batch_size, device, backend, engine, engines_dir, precision,
                 workers, fmt, conflicts, rules, crop, max_failures, force, quiet, **photo):

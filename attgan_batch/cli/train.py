@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from ..model.config import AttGANSettings  # the options are generated from it (imports torch)
+from ..model.config import AttGANSettings, parse_style_spec  # the options are generated from it (imports torch)
 from ._common import fail, stderr_console
 
 CHOICES = {
@@ -40,8 +40,9 @@ HELP = {
     "dis_dim": "Critic base width", "dis_fc_dim": "Width of the critic's fully connected heads",
     "enc_layers": "Encoder layers", "dec_layers": "Decoder layers", "dis_layers": "Critic conv layers",
     "beta1": "Adam beta1", "beta2": "Adam beta2", "experiment_name": "Name recorded in setting.txt",
+    "lambda_style": "Weight of the style (mutual information) loss, in G and D; only with --style",
 }
-SKIP = {"attrs", "data", "extra"}
+SKIP = {"attrs", "data", "extra", "style"}
 SETTING_FIELDS = [f for f in dataclasses.fields(AttGANSettings) if f.name not in SKIP]
 
 
@@ -64,6 +65,9 @@ def _settings_options(func):
               help="Run folder: setting.txt, checkpoint/weights.N.pth, metrics.jsonl, sample_training/.")
 @click.option("--attrs", default=None, help="Attributes to learn, comma or space separated, in order "
               "[reference default: the 13 of the published models].")
+@click.option("--style", "style_spec", default=None, metavar="ATTR:DIMS[,...]",
+              help="Style controllers (the AttGAN paper's extension, e.g. Eyeglasses:2): continuous codes per "
+                   "attribute, with a Q head on D and a mutual-information loss. Not in the reference format.")
 @click.option("--settings", "settings_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               default=None, help="Start from this setting.txt (JSON); options given here override it.")
 @_settings_options
@@ -101,7 +105,7 @@ def _settings_options(func):
 @click.option("--finetune", type=click.Path(path_type=Path, exists=True), default=None,
               help="Initialise from a published checkpoint (G, and D when present); works with other --attrs.")
 @click.pass_context
-def train_command(ctx: click.Context, data, out, attrs, settings_file, **options):
+def train_command(ctx: click.Context, data, out, attrs, style_spec, settings_file, **options):
     """Train AttGAN with the reference objective (WGAN-GP + attribute classification + L1
     reconstruction, n_d critic steps per generator step).
 
@@ -129,7 +133,7 @@ def train_command(ctx: click.Context, data, out, attrs, settings_file, **options
             base = AttGANSettings.from_file(settings_file)
         else:
             base = AttGANSettings()
-        settings = _apply(base, given, attrs)
+        settings = _apply(base, given, attrs, style_spec)
         if options["resume"]:
             data = data or _saved_path(base.extra.get("data_path"))
             for key in ("crop", "augment", "cache", "d_augment", "lr_decay_every", "lr_decay_factor"):
@@ -149,12 +153,14 @@ def train_command(ctx: click.Context, data, out, attrs, settings_file, **options
         sys.exit(130)
 
 
-def _apply(base: Any, given: dict[str, Any], attrs: str | None):
-    settings = dataclasses.replace(base, extra=dict(base.extra))
+def _apply(base: Any, given: dict[str, Any], attrs: str | None, style_spec: str | None = None):
+    settings = dataclasses.replace(base, extra=dict(base.extra), style=dict(base.style))
     for key, value in given.items():
         setattr(settings, key, value)
     if attrs:
         settings.attrs = [a for a in re.split(r"[\s,]+", attrs.strip()) if a]
+    if style_spec is not None:
+        settings.style = parse_style_spec(style_spec, settings.attrs)
     return settings
 
 

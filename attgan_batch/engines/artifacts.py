@@ -90,7 +90,7 @@ def ensure_onnx(loaded: LoadedCheckpoint, engines_dir: str | Path, *, precision:
         target="onnx", artifact=path, checkpoint_sha256=loaded.sha256, checkpoint_path=checkpoint_source(loaded),
         precision=precision, opset=result.opset, image_size=s.img_size, n_attrs=s.n_attrs, profile=profile,
         parity=result.parity.to_dict(), onnx_sha256=sha, exporter=result.exporter,
-        extra={"export_seconds": round(result.seconds, 2), "notes": result.notes},
+        extra={"export_seconds": round(result.seconds, 2), "notes": result.notes, "n_style": s.n_style},
     )
     write_sidecar(path, meta)
     return Artifact(path, meta, built=True, seconds=result.seconds)
@@ -132,16 +132,17 @@ def ensure_plan(loaded: LoadedCheckpoint, engines_dir: str | Path, *, precision:
     s = loaded.settings
     build = build_plan(onnx.path, path, profile=profile, image_size=s.img_size, n_attrs=s.n_attrs,
                        precision=precision, engines_dir=engines_dir, workspace_gib=workspace_gib,
-                       device_index=device_index, log=log)
+                       device_index=device_index, n_style=s.n_style, log=log)
     parity = compare_with_onnx(path, onnx.path, image_size=s.img_size, n_attrs=s.n_attrs, precision=precision,
-                               batch=PARITY_BATCH, device_index=device_index)
+                               batch=PARITY_BATCH, device_index=device_index, n_style=s.n_style)
     meta = build_meta(
         target="tensorrt", artifact=path, checkpoint_sha256=loaded.sha256, checkpoint_path=checkpoint_source(loaded),
         precision=precision, opset=int(onnx.meta.get("opset", 18)), image_size=s.img_size, n_attrs=s.n_attrs,
         profile=profile, parity=parity.to_dict(), onnx_sha256=onnx.meta["onnx_sha256"],
         exporter=onnx.meta.get("exporter"), tensorrt_version=version, gpu=gpu.to_dict(),
         extra={"build_seconds": round(build.seconds, 1), "timing_cache": str(build.timing_cache),
-               "timing_cache_reused": build.timing_cache_reused, "workspace_gib": workspace_gib},
+               "timing_cache_reused": build.timing_cache_reused, "workspace_gib": workspace_gib,
+               "n_style": s.n_style},
     )
     write_sidecar(path, meta)
     if parity.status == "failed":

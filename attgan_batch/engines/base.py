@@ -2,7 +2,8 @@
 
 A backend turns a batch of preprocessed images and scaled attribute vectors into edited images.
 Inputs and outputs are CPU float32 tensors so the pipeline does not care where the work runs:
-``images`` (N, 3, H, W) in [-1, 1], ``attrs`` (N, n_attrs) as fed to the generator.
+``images`` (N, 3, H, W) in [-1, 1], ``attrs`` (N, n_attrs) as fed to the generator, and for a
+style model ``style`` (N, n_style) codes in [-1, 1] (None = neutral zeros).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import torch
 class Backend(Protocol):
     name: str
 
-    def infer(self, images: torch.Tensor, attrs: torch.Tensor) -> torch.Tensor:
+    def infer(self, images: torch.Tensor, attrs: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         """Edited images (N, 3, H, W) in [-1, 1], float32 on CPU."""
         ...
 

@@ -26,6 +26,7 @@ from ..errors import EngineUnavailable
 
 OPSET = 18
 INPUT_NAMES = ("image", "attributes")
+STYLE_INPUT = "style"  # a third input, only in graphs of style models (trained with --style)
 OUTPUT_NAME = "edited"
 PRECISIONS = ("fp32", "fp16")
 # max |ONNX - PyTorch fp32| on [-1, 1] outputs; one 8-bit level is 2/255 ~ 7.8e-3
@@ -74,16 +75,24 @@ class HalfPrecision(nn.Module):
         super().__init__()
         self.generator = generator.half()
 
-    def forward(self, image: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
-        return self.generator(image.half(), attributes.half()).float()
+    def forward(self, image: torch.Tensor, attributes: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        return self.generator(image.half(), attributes.half(), None if style is None else style.half()).float()
 
 
-def parity_inputs(img_size: int, n_attrs: int, batch: int = PARITY_BATCH, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fixed, seeded inputs in the ranges the generator sees: images in [-1, 1], attributes in [-1, 1]."""
+def input_names(n_style: int = 0) -> list[str]:
+    """The graph's inputs: image, attributes, and style for a style model."""
+    return [*INPUT_NAMES, STYLE_INPUT] if n_style else list(INPUT_NAMES)
+
+
+def parity_inputs(img_size: int, n_attrs: int, batch: int = PARITY_BATCH, seed: int = 0,
+                  n_style: int = 0) -> tuple[torch.Tensor, ...]:
+    """Fixed, seeded inputs in the ranges the generator sees: images, attributes (and style) in [-1, 1]."""
     gen = torch.Generator().manual_seed(seed)
     x = torch.rand(batch, 3, img_size, img_size, generator=gen) * 2 - 1
     a = torch.rand(batch, n_attrs, generator=gen) * 2 - 1
-    return x, a
+    if not n_style:
+        return x, a
+    return x, a, torch.rand(batch, n_style, generator=gen) * 2 - 1
 
 
 def export_model(generator: nn.Module, precision: str) -> nn.Module:
@@ -95,30 +104,32 @@ def export_model(generator: nn.Module, precision: str) -> nn.Module:
     return HalfPrecision(model).eval() if precision == "fp16" else model
 
 
-def _export_dynamo(model: nn.Module, example: tuple[torch.Tensor, torch.Tensor], path: Path, opset: int) -> None:
+def _export_dynamo(model: nn.Module, example: tuple[torch.Tensor, ...], path: Path, opset: int) -> None:
     batch = torch.export.Dim("batch", min=1, max=65536)
+    names = input_names(len(example) - 2)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         torch.onnx.export(
             model, example, str(path), dynamo=True, opset_version=opset, external_data=False,
-            input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
-            dynamic_shapes=({0: batch}, {0: batch}), verbose=False,
+            input_names=names, output_names=[OUTPUT_NAME],
+            dynamic_shapes=tuple({0: batch} for _ in example), verbose=False,
         )
 
 
-def _export_legacy(model: nn.Module, example: tuple[torch.Tensor, torch.Tensor], path: Path, opset: int) -> None:
+def _export_legacy(model: nn.Module, example: tuple[torch.Tensor, ...], path: Path, opset: int) -> None:
+    names = input_names(len(example) - 2)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         torch.onnx.export(
             model, example, str(path), dynamo=False, opset_version=opset,
-            input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
-            dynamic_axes={name: {0: "batch"} for name in (*INPUT_NAMES, OUTPUT_NAME)},
+            input_names=names, output_names=[OUTPUT_NAME],
+            dynamic_axes={name: {0: "batch"} for name in (*names, OUTPUT_NAME)},
             do_constant_folding=True,
         )
 
 
 def check_parity(onnx_path: Path, generator: nn.Module, *, img_size: int, n_attrs: int, precision: str,
-                 batch: int = PARITY_BATCH) -> Parity:
+                 batch: int = PARITY_BATCH, n_style: int = 0) -> Parity:
     """Max |ONNX Runtime - PyTorch fp32| on fixed inputs; 'skipped' when onnxruntime is missing."""
     tolerance = TOLERANCE[precision]
     reference = "pytorch fp32 (seeded inputs)"
@@ -127,10 +138,10 @@ def check_parity(onnx_path: Path, generator: nn.Module, *, img_size: int, n_attr
     if not onnxruntime_available():
         return Parity("skipped", None, tolerance, reference, batch,
                       "onnxruntime is not installed (pip install 'attgan-batch[onnx]')")
-    x, a = parity_inputs(img_size, n_attrs, batch)
+    inputs = parity_inputs(img_size, n_attrs, batch, n_style=n_style)
     with torch.inference_mode():
-        expected = export_model(generator, "fp32")(x, a)
-    got = run_onnx(onnx_path, x, a)
+        expected = export_model(generator, "fp32")(*inputs)
+    got = run_onnx(onnx_path, *inputs)
     diff = float((got - expected).abs().max())
     if not diff <= tolerance:  # also catches NaN
         return Parity("failed", diff, tolerance, reference, batch)
@@ -139,6 +150,7 @@ def check_parity(onnx_path: Path, generator: nn.Module, *, img_size: int, n_attr
 
 def export_onnx(generator: nn.Module, path: str | Path, *, img_size: int, n_attrs: int, precision: str = "fp32",
                 opset: int = OPSET, log: Callable[[str], Any] | None = None) -> ExportResult:
+    n_style = getattr(generator, "n_style", 0)
     """Write ``path`` (atomically) after the parity check passes; raise ParityError otherwise.
 
     Dynamo first; the legacy TorchScript exporter when dynamo raises or its graph disagrees.
@@ -146,7 +158,7 @@ def export_onnx(generator: nn.Module, path: str | Path, *, img_size: int, n_attr
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = export_model(generator, precision)
-    example = parity_inputs(img_size, n_attrs, batch=2, seed=1)
+    example = parity_inputs(img_size, n_attrs, batch=2, seed=1, n_style=n_style)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     notes: list[str] = []
     start = time.perf_counter()
@@ -158,7 +170,8 @@ def export_onnx(generator: nn.Module, path: str | Path, *, img_size: int, n_attr
             except Exception as exc:  # an exporter bug must not hide behind the other exporter's result
                 notes.append(f"{exporter} exporter failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
                 continue
-            parity = check_parity(tmp, generator, img_size=img_size, n_attrs=n_attrs, precision=precision)
+            parity = check_parity(tmp, generator, img_size=img_size, n_attrs=n_attrs, precision=precision,
+                                  n_style=n_style)
             if parity.status != "failed":
                 break
             notes.append(f"{exporter} export disagrees with PyTorch: max abs diff {parity.max_abs_diff:.3g} "

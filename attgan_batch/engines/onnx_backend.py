@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import EngineUnavailable
-from .export import INPUT_NAMES, OUTPUT_NAME
+from .export import INPUT_NAMES, OUTPUT_NAME, STYLE_INPUT
 
 
 def onnxruntime_available() -> bool:
@@ -75,17 +75,33 @@ def make_session(onnx_path: str | Path, *, device: str = "cpu", threads: int | N
         ) from exc
 
 
-def _feed(images: torch.Tensor, attrs: torch.Tensor) -> dict[str, np.ndarray]:
-    return {
-        INPUT_NAMES[0]: np.ascontiguousarray(images.detach().cpu().float().numpy()),
-        INPUT_NAMES[1]: np.ascontiguousarray(attrs.detach().cpu().float().numpy()),
-    }
+def _feed(images: torch.Tensor, attrs: torch.Tensor, style: torch.Tensor | None = None,
+          style_width: int = 0) -> dict[str, np.ndarray]:
+    """Session inputs; a style graph gets neutral (zero) codes when none are given."""
+    def arr(t: torch.Tensor) -> np.ndarray:
+        return np.ascontiguousarray(t.detach().cpu().float().numpy())
+
+    feed = {INPUT_NAMES[0]: arr(images), INPUT_NAMES[1]: arr(attrs)}
+    if style_width:
+        feed[STYLE_INPUT] = arr(style if style is not None else torch.zeros(len(images), style_width))
+    elif style is not None and style.numel():
+        raise ValueError("this ONNX model has no style input (exported from a model trained without --style)")
+    return feed
 
 
-def run_onnx(onnx_path: str | Path, images: torch.Tensor, attrs: torch.Tensor) -> torch.Tensor:
+def style_width(session: Any) -> int:
+    """Number of style codes the graph takes (0 when it has no style input)."""
+    for item in session.get_inputs():
+        if item.name == STYLE_INPUT:
+            return int(item.shape[1])
+    return 0
+
+
+def run_onnx(onnx_path: str | Path, images: torch.Tensor, attrs: torch.Tensor,
+             style: torch.Tensor | None = None) -> torch.Tensor:
     """One-shot inference (parity checks, golden outputs)."""
     session = make_session(onnx_path)
-    return torch.from_numpy(session.run([OUTPUT_NAME], _feed(images, attrs))[0]).float()
+    return torch.from_numpy(session.run([OUTPUT_NAME], _feed(images, attrs, style, style_width(session)))[0]).float()
 
 
 class OnnxRuntimeBackend:
@@ -99,9 +115,10 @@ class OnnxRuntimeBackend:
         self.providers = list(self.session.get_providers())
         self.device = "cuda" if self.providers[0] == "CUDAExecutionProvider" else "cpu"
         self.meta = meta or {}
+        self.style_width = style_width(self.session)
 
-    def infer(self, images: torch.Tensor, attrs: torch.Tensor) -> torch.Tensor:
-        out = self.session.run([OUTPUT_NAME], _feed(images, attrs))[0]
+    def infer(self, images: torch.Tensor, attrs: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.session.run([OUTPUT_NAME], _feed(images, attrs, style, self.style_width))[0]
         return torch.from_numpy(out).float()
 
     def describe(self) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from ..errors import EngineUnavailable
-from .export import INPUT_NAMES, OUTPUT_NAME
+from .export import INPUT_NAMES, OUTPUT_NAME, STYLE_INPUT
 from .tensorrt_env import FALLBACK, tensorrt_ready, tensorrt_version, torch_dtype
 
 
@@ -59,35 +59,42 @@ class TensorRTBackend:
             raise EngineUnavailable(f"plan {self.path} has tensors {names}, not {missing}; it was not built by "
                                     "attgan-batch build-engine")
         self.dtypes = {n: torch_dtype(trt, self.engine.get_tensor_dtype(n)) for n in names}
+        self.inputs = [*INPUT_NAMES, *([STYLE_INPUT] if STYLE_INPUT in names else [])]
+        self.style_width = int(self.engine.get_tensor_shape(STYLE_INPUT)[1]) if STYLE_INPUT in names else 0
         shapes = self.engine.get_tensor_profile_shape(INPUT_NAMES[0], 0)  # [min, opt, max] dims
         self.min_batch, self.max_batch = int(shapes[0][0]), int(shapes[2][0])
         self.device = torch.device("cuda", device_index)
         self.stream = torch.cuda.Stream(device=self.device)
 
-    def _run(self, images: torch.Tensor, attrs: torch.Tensor) -> torch.Tensor:
-        n = images.shape[0]
+    def _run(self, *host: torch.Tensor) -> torch.Tensor:
+        """One chunk: ``host`` = (images, attrs[, style]) on the CPU, in self.inputs order."""
+        n = host[0].shape[0]
         if n < self.min_batch:  # pad up to the profile's minimum; the extra rows are dropped
             pad = self.min_batch - n
-            images = torch.cat([images, images[-1:].expand(pad, *images.shape[1:])])
-            attrs = torch.cat([attrs, attrs[-1:].expand(pad, *attrs.shape[1:])])
+            host = tuple(torch.cat([t, t[-1:].expand(pad, *t.shape[1:])]) for t in host)
         with torch.cuda.device(self.device), torch.cuda.stream(self.stream):
-            x = images.to(self.device, dtype=self.dtypes[INPUT_NAMES[0]], non_blocking=True).contiguous()
-            a = attrs.to(self.device, dtype=self.dtypes[INPUT_NAMES[1]], non_blocking=True).contiguous()
-            for name, tensor in ((INPUT_NAMES[0], x), (INPUT_NAMES[1], a)):
+            bound = [(name, t.to(self.device, dtype=self.dtypes[name], non_blocking=True).contiguous())
+                     for name, t in zip(self.inputs, host)]
+            for name, tensor in bound:
                 if not self.context.set_input_shape(name, tuple(tensor.shape)):
                     raise EngineUnavailable(f"plan {self.path} rejects {name} of shape {tuple(tensor.shape)} "
                                             f"(profile batch {self.min_batch}..{self.max_batch})")
             y = torch.empty(tuple(self.context.get_tensor_shape(OUTPUT_NAME)), dtype=self.dtypes[OUTPUT_NAME],
                             device=self.device)
-            for name, tensor in ((INPUT_NAMES[0], x), (INPUT_NAMES[1], a), (OUTPUT_NAME, y)):
+            for name, tensor in (*bound, (OUTPUT_NAME, y)):
                 self.context.set_tensor_address(name, tensor.data_ptr())
             if not self.context.execute_async_v3(self.stream.cuda_stream):
                 raise EngineUnavailable(f"TensorRT failed to run {self.path} (see the TensorRT log above); {FALLBACK}.")
             out = y[:n].float().cpu()  # on self.stream: waits for the engine, not for the whole device
         return out
 
-    def infer(self, images: torch.Tensor, attrs: torch.Tensor) -> torch.Tensor:
-        chunks = [self._run(images[i:i + self.max_batch], attrs[i:i + self.max_batch])
+    def infer(self, images: torch.Tensor, attrs: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        host = [images, attrs]
+        if self.style_width:  # a style plan: neutral codes unless given
+            host.append(style if style is not None else torch.zeros(images.shape[0], self.style_width))
+        elif style is not None and style.numel():
+            raise EngineUnavailable(f"plan {self.path} has no style input (built from a model without --style)")
+        chunks = [self._run(*(t[i:i + self.max_batch] for t in host))
                   for i in range(0, images.shape[0], self.max_batch)]
         return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
 

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import torch
 
 from ..errors import EngineUnavailable
-from .export import INPUT_NAMES, Parity, parity_inputs
+from .export import INPUT_NAMES, STYLE_INPUT, Parity, parity_inputs
 from .tensorrt_env import FALLBACK, GpuInfo, tensorrt_major, tensorrt_ready, tensorrt_version
 
 # plan vs ONNX golden outputs: GPU kernels sum in another order than the CPU (fp32 is built without
@@ -52,7 +52,7 @@ def _parse(trt: Any, network: Any, logger: Any, onnx_path: Path) -> Any:
 
 def build_plan(onnx_path: str | Path, plan_path: str | Path, *, profile: tuple[int, int, int], image_size: int,
                n_attrs: int, precision: str, engines_dir: str | Path, workspace_gib: float = 4.0,
-               optimization_level: int = 3, device_index: int = 0,
+               optimization_level: int = 3, device_index: int = 0, n_style: int = 0,
                log: Callable[[str], Any] = print) -> PlanBuild:
     """Serialize a plan for ``profile`` (min, opt, max batch) to ``plan_path``; EngineUnavailable on failure."""
     trt, gpu = tensorrt_ready(device_index)
@@ -78,6 +78,8 @@ def build_plan(onnx_path: str | Path, plan_path: str | Path, *, profile: tuple[i
         config.clear_flag(trt.BuilderFlag.TF32)  # fp32 means fp32: TF32 convs drift ~1e-3 from PyTorch
     lo, opt, hi = profile
     shapes = {INPUT_NAMES[0]: (3, image_size, image_size), INPUT_NAMES[1]: (n_attrs,)}
+    if n_style:
+        shapes[STYLE_INPUT] = (n_style,)
     opt_profile = builder.create_optimization_profile()
     for name, rest in shapes.items():
         opt_profile.set_shape(name, (lo, *rest), (opt, *rest), (hi, *rest))
@@ -111,7 +113,7 @@ def build_plan(onnx_path: str | Path, plan_path: str | Path, *, profile: tuple[i
 
 
 def compare_with_onnx(plan_path: str | Path, onnx_path: str | Path, *, image_size: int, n_attrs: int,
-                      precision: str, batch: int, device_index: int = 0) -> Parity:
+                      precision: str, batch: int, device_index: int = 0, n_style: int = 0) -> Parity:
     """Max |plan - ONNX Runtime| on fixed inputs (PyTorch-checked ONNX outputs are the golden ones)."""
     from .onnx_backend import onnxruntime_available, run_onnx
     from .tensorrt_backend import TensorRTBackend
@@ -120,9 +122,9 @@ def compare_with_onnx(plan_path: str | Path, onnx_path: str | Path, *, image_siz
     if not onnxruntime_available():
         return Parity("skipped", None, tolerance, "onnxruntime golden outputs", batch,
                       "onnxruntime is not installed (pip install 'attgan-batch[onnx]')")
-    x, a = parity_inputs(image_size, n_attrs, batch)
-    golden = run_onnx(onnx_path, x, a)
-    got = TensorRTBackend(plan_path, device_index=device_index).infer(x, a)
+    inputs = parity_inputs(image_size, n_attrs, batch, n_style=n_style)
+    golden = run_onnx(onnx_path, *inputs)
+    got = TensorRTBackend(plan_path, device_index=device_index).infer(*inputs)
     diff = float((got - golden).abs().max())
     status = "passed" if diff <= tolerance else "failed"
     return Parity(status, diff, tolerance, f"onnxruntime on {Path(onnx_path).name}", batch)

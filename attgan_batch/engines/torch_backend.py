@@ -39,17 +39,18 @@ class TorchBackend:
             self.precision = "fp32"
 
     @torch.inference_mode()
-    def infer(self, images: torch.Tensor, attrs: torch.Tensor) -> torch.Tensor:
+    def infer(self, images: torch.Tensor, attrs: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         non_blocking = self.device.type == "cuda"
         x = images.to(self.device, non_blocking=non_blocking)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         a = attrs.to(self.device, dtype=torch.float32, non_blocking=non_blocking)
+        s = None if style is None else style.to(self.device, dtype=torch.float32, non_blocking=non_blocking)
         if self._autocast_dtype is not None:
             with torch.autocast(self.device.type, dtype=self._autocast_dtype):
-                y = self.generator(x, a)
+                y = self.generator(x, a, s)
         else:
-            y = self.generator(x, a)
+            y = self.generator(x, a, s)
         return y.float().contiguous().cpu()
 
     def describe(self) -> dict[str, Any]:

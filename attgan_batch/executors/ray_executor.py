@@ -80,7 +80,7 @@ class RemoteBackend:
     def __init__(self, options):
         self.options = options
 
-    def infer(self, images, attrs):
+    def infer(self, images, attrs, style=None):
         raise AttGANBatchError("the Ray executor runs the generator in its actors, not in the driver")
 
     def describe(self) -> dict[str, Any]:

@@ -202,12 +202,13 @@ def load_checkpoint(path: str | Path, with_discriminator: bool = False) -> Loade
     inferred = infer_generator_settings(g_state)
     if d_state is not None:
         inferred.update(infer_discriminator_settings(d_state))
-    n_attrs = inferred.pop("n_attrs")
-    if n_attrs != settings.n_attrs:
+    n_cond = inferred.pop("n_attrs")  # attributes + style codes: what the decoder is conditioned on
+    if n_cond != settings.n_cond:
         where = f"the 'attrs' list in {setting_path}" if setting_path else "a setting.txt beside the weights"
+        style = f" and {settings.n_style} style codes" if settings.n_style else ""
         raise CheckpointError(
-            f"the generator was trained on {n_attrs} attributes but the settings list {settings.n_attrs} "
-            f"({settings.attrs}); give the attribute names in order in {where}"
+            f"the generator was trained on {n_cond} attribute/style inputs but the settings list {settings.n_attrs} "
+            f"attributes{style} ({settings.attrs}); give the attribute names in order in {where}"
         )
     for key, value in inferred.items():
         if getattr(settings, key) != value:

@@ -63,11 +63,36 @@ class AttGANSettings:
     save_interval: int = 1000
     sample_interval: int = 1000
     experiment_name: str = "attgan"
+    # Style controllers (the AttGAN paper's extension; not in the reference port): attribute -> number
+    # of continuous codes. Written to setting.txt only when used, so plain models keep its layout.
+    style: dict[str, int] = field(default_factory=dict)
+    lambda_style: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_attrs(self) -> int:
         return len(self.attrs)
+
+    @property
+    def n_style(self) -> int:
+        return sum(self.style.values())
+
+    @property
+    def n_cond(self) -> int:
+        """Width of the vector the decoder is conditioned on: attributes, then style codes."""
+        return self.n_attrs + self.n_style
+
+    def style_slices(self) -> dict[str, slice]:
+        """Where each styled attribute's codes sit in the style vector."""
+        out, start = {}, 0
+        for name, dims in self.style.items():
+            out[name] = slice(start, start + dims)
+            start += dims
+        return out
+
+    def cond_names(self) -> list[str]:
+        """One name per decoder conditioning channel (fine-tuning remaps channels by these)."""
+        return list(self.attrs) + [f"{name}#style{i}" for name, dims in self.style.items() for i in range(dims)]
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "AttGANSettings":
@@ -78,6 +103,7 @@ class AttGANSettings:
         settings.extra = extra
         if "attrs" in values:
             settings.attrs = [str(a) for a in values["attrs"]]
+        settings.style = {str(k): int(v) for k, v in (values.get("style") or {}).items()}
         return settings
 
     @classmethod
@@ -94,6 +120,8 @@ class AttGANSettings:
     def to_dict(self) -> dict[str, Any]:
         """The reference's layout: every option plus the derived keys it also writes."""
         out = {k: v for k, v in dataclasses.asdict(self).items() if k != "extra"}
+        if not self.style:
+            del out["style"], out["lambda_style"]  # the reference's layout exactly
         out.update(self.extra)
         out["n_attrs"] = self.n_attrs
         out["betas"] = [self.beta1, self.beta2]
@@ -102,3 +130,21 @@ class AttGANSettings:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=4)
+
+
+def parse_style_spec(text: str, attrs: list[str]) -> dict[str, int]:
+    """``'Eyeglasses:2,Male:1'`` -> ``{'Eyeglasses': 2, 'Male': 1}``, checked against ``attrs``."""
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, dims = part.partition(":")
+        name = name.strip()
+        if name not in attrs:
+            raise ValueError(f"style attribute {name!r} is not one of the model's attributes ({', '.join(attrs)})")
+        try:
+            n = int(dims or 1)
+        except ValueError:
+            raise ValueError(f"style {part!r}: the number of codes after ':' must be an integer, e.g. {name}:2") from None
+        if n < 1 or name in out:
+            raise ValueError(f"style {part!r}: give each attribute once with at least 1 code")
+        out[name] = n
+    return out

@@ -100,6 +100,7 @@ class FinetuneSource:
     g_state: dict[str, torch.Tensor]
     d_state: dict[str, torch.Tensor] | None
     attrs: list[str] | None          # None when no setting.txt says which attributes G was trained on
+    cond_names: list[str] | None     # attrs, then the style code names of a style model (G's inputs)
     inject_layers: int
     dec_layers: int
 
@@ -113,7 +114,8 @@ def read_source(path: str | Path) -> FinetuneSource:
     g_state = strip_module_prefix(raw["G"])
     d_state = strip_module_prefix(raw["D"]) if isinstance(raw.get("D"), dict) else None
     shape = infer_generator_settings(g_state)
-    attrs = AttGANSettings.from_file(setting_path).attrs if setting_path else None
-    if attrs is not None and len(attrs) != shape["n_attrs"]:
-        attrs = None  # setting.txt describes another model; fall back to shapes only
-    return FinetuneSource(weights, g_state, d_state, attrs, shape["inject_layers"], shape["dec_layers"])
+    settings = AttGANSettings.from_file(setting_path) if setting_path else None
+    attrs, cond = (settings.attrs, settings.cond_names()) if settings else (None, None)
+    if cond is not None and len(cond) != shape["n_attrs"]:
+        attrs = cond = None  # setting.txt describes another model; fall back to shapes only
+    return FinetuneSource(weights, g_state, d_state, attrs, cond, shape["inject_layers"], shape["dec_layers"])

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from . import losses
+from .style import style_loss
 
 Augment = Callable[[torch.Tensor], torch.Tensor]  # optional critic-input augmentation (d_augment.py)
 
@@ -29,16 +30,23 @@ class DStep(nn.Module):
         self.D, self.mode, self.lambda_gp, self.lambda_3 = discriminator, mode, lambda_gp, lambda_3
         self.augment = augment
 
-    def forward(self, real: torch.Tensor, fake: torch.Tensor, att_a: torch.Tensor):
+    def forward(self, real: torch.Tensor, fake: torch.Tensor, att_a: torch.Tensor,
+                theta: torch.Tensor | None = None, style_mask: torch.Tensor | None = None,
+                lambda_style: float = 0.0):
         n = real.size(0)
         both = torch.cat([real, fake.to(real.dtype)])
-        adv, cls = self.D(self.augment(both) if self.augment else both)
+        adv, cls, q = self.D.heads(self.augment(both) if self.augment else both)
         df_loss = losses.d_adversarial(self.mode, adv[:n], adv[n:])
         other = fake if self.mode == "wgan" else None  # lsgan/dcgan: DRAGAN interpolates
         df_gp = losses.gradient_penalty(lambda x: self.D(x)[0], real, other)
         dc_loss = losses.classification(cls[:n], att_a)
         d_loss = df_loss + self.lambda_gp * df_gp + self.lambda_3 * dc_loss
-        return d_loss, {"d_loss": d_loss, "df_loss": df_loss, "df_gp": df_gp, "dc_loss": dc_loss}
+        parts = {"d_loss": d_loss, "df_loss": df_loss, "df_gp": df_gp, "dc_loss": dc_loss}
+        if theta is not None and q is not None:  # style model: Q learns to read theta off the fakes
+            parts["dq_loss"] = style_loss(q[n:], theta, style_mask)
+            d_loss = d_loss + lambda_style * parts["dq_loss"]
+            parts["d_loss"] = d_loss
+        return d_loss, parts
 
 
 class GStep(nn.Module):
@@ -48,17 +56,24 @@ class GStep(nn.Module):
         super().__init__()
         self.G = generator
 
-    def forward(self, x: torch.Tensor, att_a_: torch.Tensor, att_b_: torch.Tensor):
-        zs = self.G.encode(x)
-        return self.G.decode(zs, att_b_), self.G.decode(zs, att_a_)
+    def forward(self, x: torch.Tensor, att_a_: torch.Tensor, att_b_: torch.Tensor, theta: torch.Tensor | None = None):
+        zs = self.G.encode(x)  # the edit gets the sampled style; the reconstruction the neutral 0
+        return self.G.decode(zs, att_b_, theta), self.G.decode(zs, att_a_)
 
 
 def g_loss(mode: str, discriminator: nn.Module, x: torch.Tensor, fake: torch.Tensor, rec: torch.Tensor,
-           att_b: torch.Tensor, lambda_1: float, lambda_2: float, augment: Augment | None = None):
-    """-D(fake) (per mode) + lambda_2 * BCE(C(fake), b) + lambda_1 * L1(rec, x); D is not updated."""
-    d_fake, dc_fake = discriminator(augment(fake) if augment else fake)
+           att_b: torch.Tensor, lambda_1: float, lambda_2: float, augment: Augment | None = None,
+           theta: torch.Tensor | None = None, style_mask: torch.Tensor | None = None, lambda_style: float = 0.0):
+    """-D(fake) (per mode) + lambda_2 * BCE(C(fake), b) + lambda_1 * L1(rec, x)
+    [+ lambda_style * Q's error on theta for a style model]; D is not updated."""
+    d_fake, dc_fake, q_fake = discriminator.heads(augment(fake) if augment else fake)
     gf_loss = losses.g_adversarial(mode, d_fake)
     gc_loss = losses.classification(dc_fake, att_b)
     gr_loss = losses.reconstruction(rec, x)
     total = gf_loss + lambda_2 * gc_loss + lambda_1 * gr_loss
-    return total, {"g_loss": total, "gf_loss": gf_loss, "gc_loss": gc_loss, "gr_loss": gr_loss}
+    parts = {"g_loss": total, "gf_loss": gf_loss, "gc_loss": gc_loss, "gr_loss": gr_loss}
+    if theta is not None and q_fake is not None:
+        parts["gq_loss"] = style_loss(q_fake, theta, style_mask)
+        total = total + lambda_style * parts["gq_loss"]
+        parts["g_loss"] = total
+    return total, parts

@@ -34,6 +34,7 @@ from .metrics import MetricsLog, progress_bar
 from .samples import save_grid
 from .sampling import SeededSamples
 from .steps import DStep, GStep, g_loss
+from .style import sample_style
 from .targets import B_DISTRIBUTIONS, Targets, make_targets
 
 
@@ -67,6 +68,9 @@ def _check_settings(s: AttGANSettings) -> None:
     for what, layers in (("enc_layers", s.enc_layers), ("dis_layers", s.dis_layers)):
         if s.img_size % 2**layers or s.img_size < 2**layers:
             raise ValueError(f"img_size {s.img_size} must be a multiple of 2**{what} = {2**layers}")
+    unknown = [name for name in s.style if name not in s.attrs]
+    if unknown or any(dims < 1 for dims in s.style.values()):
+        raise ValueError(f"style {s.style} must give at least 1 code for attributes in attrs ({', '.join(s.attrs)})")
     if s.b_distribution not in B_DISTRIBUTIONS:
         raise ValueError(f"b_distribution must be one of {B_DISTRIBUTIONS}, not {s.b_distribution!r}")
 
@@ -164,7 +168,7 @@ class Trainer:
     def _settings(self, raw_state: dict | None) -> AttGANSettings:
         s = self.config.settings
         if raw_state is None:
-            return dataclasses.replace(s, attrs=list(s.attrs), extra=dict(s.extra))  # never mutate the caller's
+            return dataclasses.replace(s, attrs=list(s.attrs), style=dict(s.style), extra=dict(s.extra))  # never mutate the caller's
         saved = resume_settings(self.out)
         names = [f.name for f in dataclasses.fields(AttGANSettings) if f.name != "extra"]
         fixed = [k for k in names if k not in RESUMABLE_SETTINGS and getattr(s, k) != getattr(saved, k)]
@@ -197,7 +201,8 @@ class Trainer:
         attrs = self.settings.attrs
         g_keys = generator_attribute_keys(self.settings.dec_layers, self.settings.inject_layers)
         g_keys += generator_attribute_keys(src.dec_layers, src.inject_layers)
-        g_report = transfer(self.G, {k: v.to(self.device) for k, v in src.g_state.items()}, g_keys, src.attrs, attrs)
+        g_report = transfer(self.G, {k: v.to(self.device) for k, v in src.g_state.items()}, g_keys,
+                            src.cond_names, self.settings.cond_names())
         lines = [f"fine-tuning from {src.path}"] + g_report.lines("G")
         if src.attrs is None:
             lines.append("G: the source has no setting.txt; its attribute channels are assumed to be in this run's order")
@@ -307,11 +312,19 @@ class Trainer:
             return self._train_d(x, targets)
         return self._train_g(x, targets)
 
+    def _style(self, t: Targets) -> dict[str, Any]:
+        """Sampled style codes for this batch (style models only): keyword arguments of the steps."""
+        if not self.settings.n_style:
+            return {}
+        theta, mask = sample_style(t.att_b, self.settings)
+        return {"theta": theta, "style_mask": mask, "lambda_style": self.settings.lambda_style}
+
     def _train_d(self, x: torch.Tensor, t: Targets) -> dict[str, float]:
+        style = self._style(t)
         with torch.no_grad(), self._autocast():
-            fake = self.G(x, t.att_b_)  # train mode: G's BatchNorm statistics update, as in the reference
+            fake = self.G(x, t.att_b_, style.get("theta"))  # train mode: G's BatchNorm statistics update, as in the reference
         with self._autocast():
-            d_loss, parts = self.d_step(x, fake, t.att_a)
+            d_loss, parts = self.d_step(x, fake, t.att_a, **style)
         values = self._checked(parts, "D")
         self.optim_D.zero_grad(set_to_none=True)
         self._update(d_loss, self.optim_D)
@@ -319,11 +332,13 @@ class Trainer:
 
     def _train_g(self, x: torch.Tensor, t: Targets) -> dict[str, float]:
         s = self.settings
+        style = self._style(t)
         self.D.requires_grad_(False)
         try:
             with self._autocast():
-                fake, rec = self.g_step(x, t.att_a_, t.att_b_)
-                total, parts = g_loss(s.mode, self.D, x, fake, rec, t.att_b, s.lambda_1, s.lambda_2, self.augment)
+                fake, rec = self.g_step(x, t.att_a_, t.att_b_, style.get("theta"))
+                total, parts = g_loss(s.mode, self.D, x, fake, rec, t.att_b, s.lambda_1, s.lambda_2, self.augment,
+                                      **style)
             values = self._checked(parts, "G")
             self.optim_G.zero_grad(set_to_none=True)
             self._update(total, self.optim_G)
