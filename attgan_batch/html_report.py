@@ -159,7 +159,7 @@ def _card(n: int, record: dict[str, Any], out_dir: Path, base: Path, with_thumbs
         pics = (f"<div class='pics'><figure>{_img(thumb_in, 'input')}<figcaption>input</figcaption></figure>"
                 f"<figure>{out_fig}<figcaption>output</figcaption></figure></div>")
     rows = [("input", record.get("input")), ("output", output if status == "ok" else ""),
-            ("edit", record.get("edit")), ("edited", record.get("edited")),
+            ("edit", record.get("edit")), ("edited", record.get("edited")), ("style", record.get("style")),
             ("conflicts", record.get("conflicts")), ("source predicted", record.get("source_predicted")),
             ("note", record.get("note")), ("seconds", record.get("seconds"))]
     details = "".join(f"<dt>{e(k)}</dt><dd>{e(str(v))}</dd>" for k, v in rows if v not in (None, ""))

@@ -73,8 +73,7 @@ def _format_row(row: dict[str, Any], names: list[str]) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# HOOK (for the lead): full `run` pipeline throughput with the auto backend.
-# Wire / adjust once attgan_batch.pipeline.run_manifest is final; called only with --pipeline.
+# The full `run` pipeline with the auto backend (--pipeline).
 # --------------------------------------------------------------------------------------------------
 def measure_pipeline_auto(work: Path, images: int = 64, batch_size: int = 8, repeats: int = 3) -> dict[str, Any]:
     """The full `run` pipeline (decode -> infer -> encode -> report) with the auto backend vs the same

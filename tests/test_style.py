@@ -26,7 +26,7 @@ def test_style_spec_parsing_and_errors():
 
 def test_plain_settings_keep_the_reference_layout_and_style_round_trips():
     plain = tiny_settings().to_dict()
-    assert "style" not in plain and "lambda_style" not in plain
+    assert "style" not in plain and "lambda_style" not in plain and "lambda_style_l1" not in plain
     styled = tiny_settings(style={"Eyeglasses": 2}, lambda_style=3.0)
     again = AttGANSettings.from_dict(json.loads(styled.to_json()))
     assert again.style == {"Eyeglasses": 2} and again.lambda_style == 3.0 and again.n_cond == len(ATTRS) + 2
@@ -64,14 +64,17 @@ def test_style_sampling_mask_and_loss():
 
 
 def test_tiny_style_model_trains_saves_and_loads(tmp_path, tensors):
-    s = tiny_settings(style={"Eyeglasses": 1}, lambda_style=2.0, n_d=1, save_interval=6)
+    s = tiny_settings(style={"Eyeglasses": 1}, lambda_style=2.0, lambda_style_l1=0.5, n_d=1, save_interval=6)
     result = train(config(tmp_path / "run", settings=s, max_steps=12), train_set=tensors)
     rows = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if "dq_loss" in r or "gq_loss" in r]
     dq = [r["dq_loss"] for r in rows if "dq_loss" in r]
     gq = [r["gq_loss"] for r in rows if "gq_loss" in r]
-    assert dq and gq and all(torch.isfinite(torch.tensor(dq + gq)))
+    l1 = [r["gs_l1"] for r in rows if "gs_l1" in r]
+    assert dq and gq and l1 and all(torch.isfinite(torch.tensor(dq + gq + l1)))
+    assert all(v > 0 for v in l1)  # styled and neutral edits differ: the locality term is live
     setting = json.loads((tmp_path / "run" / "setting.txt").read_text())
     assert setting["style"] == {"Eyeglasses": 1} and setting["lambda_style"] == 2.0
+    assert setting["lambda_style_l1"] == 0.5
     loaded = load_checkpoint(result.checkpoint, with_discriminator=True)
     assert loaded.settings.style == {"Eyeglasses": 1} and loaded.generator.n_style == 1
     assert loaded.discriminator.n_style == 1
@@ -233,3 +236,22 @@ def test_onnx_export_of_a_style_model_has_a_style_input_and_matches_torch(style_
     with torch.no_grad():
         assert (backend.infer(x, a, s) - loaded.generator(x, a, s)).abs().max() < 1e-4
         assert (backend.infer(x, a) - loaded.generator(x, a)).abs().max() < 1e-4  # neutral by default
+
+
+def test_eval_style_command_reports_correlation_consistency_and_grid(tmp_path, synth_dir, tensors):
+    s = tiny_settings(attrs=["Eyeglasses", "Male"], style={"Eyeglasses": 1}, n_d=1)
+    run = train(config(tmp_path / "run", settings=s, max_steps=2), train_set=tensors.__class__(
+        tensors.tensors[0], tensors.tensors[1][:, :2]))
+    out = tmp_path / "style.json"
+    result = CliRunner().invoke(main, ["eval-style", "--checkpoint", str(run.checkpoint), "--data", str(synth_dir),
+                                       "--attr", "Eyeglasses", "--out", str(out), "--split", "all", "--limit", "12"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["images"] == 12 and len(report["q_correlation"]) == 1
+    assert -1 <= report["q_correlation"][0] <= 1
+    assert 0 <= report["frame_consistency"][0]["monotonic"] <= 1
+    grid = Image.open(out.with_suffix(".png"))
+    assert grid.size == (32 * 6, 8 * (32 + 14))  # 8 faces, input + 5 sweep values
+    bad = CliRunner().invoke(main, ["eval-style", "--checkpoint", str(run.checkpoint), "--data", str(synth_dir),
+                                    "--attr", "Male", "--out", str(out)])
+    assert bad.exit_code == 2 and "no style controllers for Male" in bad.output

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "synth": ("synth", "synth_command", "Draw a synthetic face dataset with known attributes."),
     "train-classifier": ("train_classifier", "train_classifier_command", "Train an independent attribute classifier."),
     "eval": ("evaluate", "eval_command", "Measure editing accuracy, preservation and reconstruction."),
+    "eval-style": ("eval_style", "eval_style_command", "Measure how a style model's codes control its attribute."),
     "report": ("report", "report_group", "Work with run reports (merge shard reports)."),
 }
 

@@ -41,6 +41,7 @@ HELP = {
     "enc_layers": "Encoder layers", "dec_layers": "Decoder layers", "dis_layers": "Critic conv layers",
     "beta1": "Adam beta1", "beta2": "Adam beta2", "experiment_name": "Name recorded in setting.txt",
     "lambda_style": "Weight of the style (mutual information) loss, in G and D; only with --style",
+    "lambda_style_l1": "Weight of L1(styled edit, neutral-style edit): keeps style changes local; only with --style",
 }
 SKIP = {"attrs", "data", "extra", "style"}
 SETTING_FIELDS = [f for f in dataclasses.fields(AttGANSettings) if f.name not in SKIP]

@@ -67,6 +67,7 @@ class AttGANSettings:
     # of continuous codes. Written to setting.txt only when used, so plain models keep its layout.
     style: dict[str, int] = field(default_factory=dict)
     lambda_style: float = 1.0
+    lambda_style_l1: float = 0.0  # L1 between the styled and the neutral-style edit: keeps style changes local
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -121,7 +122,7 @@ class AttGANSettings:
         """The reference's layout: every option plus the derived keys it also writes."""
         out = {k: v for k, v in dataclasses.asdict(self).items() if k != "extra"}
         if not self.style:
-            del out["style"], out["lambda_style"]  # the reference's layout exactly
+            del out["style"], out["lambda_style"], out["lambda_style_l1"]  # the reference's layout exactly
         out.update(self.extra)
         out["n_attrs"] = self.n_attrs
         out["betas"] = [self.beta1, self.beta2]

@@ -56,16 +56,25 @@ class GStep(nn.Module):
         super().__init__()
         self.G = generator
 
-    def forward(self, x: torch.Tensor, att_a_: torch.Tensor, att_b_: torch.Tensor, theta: torch.Tensor | None = None):
-        zs = self.G.encode(x)  # the edit gets the sampled style; the reconstruction the neutral 0
-        return self.G.decode(zs, att_b_, theta), self.G.decode(zs, att_a_)
+    def forward(self, x: torch.Tensor, att_a_: torch.Tensor, att_b_: torch.Tensor, theta: torch.Tensor | None = None,
+                with_neutral: bool = False):
+        """(edit, reconstruction, neutral-style edit or None). The edit gets the sampled style, the
+        reconstruction the neutral 0; ``with_neutral`` also decodes the edit at style 0 (detached)."""
+        zs = self.G.encode(x)
+        neutral = None
+        if with_neutral:
+            with torch.no_grad():
+                neutral = self.G.decode([z.detach() for z in zs], att_b_)
+        return self.G.decode(zs, att_b_, theta), self.G.decode(zs, att_a_), neutral
 
 
 def g_loss(mode: str, discriminator: nn.Module, x: torch.Tensor, fake: torch.Tensor, rec: torch.Tensor,
            att_b: torch.Tensor, lambda_1: float, lambda_2: float, augment: Augment | None = None,
-           theta: torch.Tensor | None = None, style_mask: torch.Tensor | None = None, lambda_style: float = 0.0):
+           theta: torch.Tensor | None = None, style_mask: torch.Tensor | None = None, lambda_style: float = 0.0,
+           neutral: torch.Tensor | None = None, lambda_style_l1: float = 0.0):
     """-D(fake) (per mode) + lambda_2 * BCE(C(fake), b) + lambda_1 * L1(rec, x)
-    [+ lambda_style * Q's error on theta for a style model]; D is not updated."""
+    [+ lambda_style * Q's error on theta [+ lambda_style_l1 * L1(fake, neutral)] for a style model];
+    D is not updated."""
     d_fake, dc_fake, q_fake = discriminator.heads(augment(fake) if augment else fake)
     gf_loss = losses.g_adversarial(mode, d_fake)
     gc_loss = losses.classification(dc_fake, att_b)
@@ -75,5 +84,8 @@ def g_loss(mode: str, discriminator: nn.Module, x: torch.Tensor, fake: torch.Ten
     if theta is not None and q_fake is not None:
         parts["gq_loss"] = style_loss(q_fake, theta, style_mask)
         total = total + lambda_style * parts["gq_loss"]
+        if neutral is not None:  # sparse change: the cheapest way to show theta is a local one
+            parts["gs_l1"] = (fake - neutral).abs().mean()
+            total = total + lambda_style_l1 * parts["gs_l1"]
         parts["g_loss"] = total
     return total, parts

@@ -336,9 +336,10 @@ class Trainer:
         self.D.requires_grad_(False)
         try:
             with self._autocast():
-                fake, rec = self.g_step(x, t.att_a_, t.att_b_, style.get("theta"))
+                with_neutral = bool(style) and s.lambda_style_l1 > 0
+                fake, rec, neutral = self.g_step(x, t.att_a_, t.att_b_, style.get("theta"), with_neutral)
                 total, parts = g_loss(s.mode, self.D, x, fake, rec, t.att_b, s.lambda_1, s.lambda_2, self.augment,
-                                      **style)
+                                      **style, neutral=neutral, lambda_style_l1=s.lambda_style_l1)
             values = self._checked(parts, "G")
             self.optim_G.zero_grad(set_to_none=True)
             self._update(total, self.optim_G)
