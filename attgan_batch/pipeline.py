@@ -55,6 +55,7 @@ class RunOptions:
     engine: Path | None = None
     engines_dir: Path = Path("engines")
     precision: str = "fp32"
+    compile: bool = False  # torch backend through torch.compile (--compile; engines/torch_backend.py)
     force: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     align: Any = None  # an align.AlignOptions: detect faces, edit aligned crops, paste back (--align)
@@ -143,7 +144,7 @@ def make_backend(options: RunOptions, loaded) -> Any:
         return TorchBackend(loaded.generator, options.device)
     return select_backend(options.backend, loaded, device=options.device, engine=options.engine,
                           engines_dir=options.engines_dir, precision=options.precision,
-                          batch_size=options.batch_size, log=options.log or _log_to_stderr)
+                          batch_size=options.batch_size, log=options.log or _log_to_stderr, compile=options.compile)
 
 
 def _log_to_stderr(message: str) -> None:

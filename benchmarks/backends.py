@@ -1,7 +1,8 @@
 """CPU throughput of the inference backends, as ratios against eager PyTorch measured in the same process.
 
 The 128 px default-width generator (``Generator()``: 43M parameters, random init, eval) at batch 1, 8
-and 32: torch eager, torch channels_last (both through TorchBackend, as `run` uses them) and ONNX
+and 32: torch eager, torch channels_last, torch compiled (`--compile`: torch.compile with freezing,
+compiled once per batch size before timing; all through TorchBackend, as `run` uses them) and ONNX
 Runtime over an fp32 export (through OnnxRuntimeBackend). One warm-up call, then the median of a few
 timed calls. Shared machines are noisy (+-20%): compare ratios, not absolute numbers, across runs.
 
@@ -10,6 +11,7 @@ timed calls. Shared machines are noisy (+-20%): compare ratios, not absolute num
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -52,6 +54,9 @@ def measure_backends(batches: list[int], repeats: int, work: Path) -> list[dict[
         x = torch.rand(batch, 3, 128, 128) * 2 - 1
         a = torch.rand(batch, 13) - 0.5
         row: dict[str, Any] = {"batch": batch}
+        backends["torch compiled"] = TorchBackend(_copy(generator), device="cpu", compile=True, batch_size=batch,
+                                                  img_size=128)
+        row["compile_seconds"] = round(backends["torch compiled"].compile_seconds, 1)
         for name, backend in backends.items():
             seconds = median_seconds(lambda: backend.infer(x, a), repeats)
             row[name] = batch / seconds
@@ -92,10 +97,12 @@ def measure_pipeline_auto(work: Path, images: int = 64, batch_size: int = 8, rep
     loaded = load_checkpoint(ckpt)
     options = RunOptions(out_dir=work / "out", checkpoint=ckpt, batch_size=batch_size, backend="auto",
                          engines_dir=work / "engines", force=True, log=lambda message: None)
+    compiled = dataclasses.replace(options, compile=True)
     editors = {
         "eager": Editor(loaded, TorchBackend(loaded.generator, "cpu", channels_last=False)),
         "torch_channels_last": Editor(loaded, TorchBackend(load_checkpoint(ckpt).generator, "cpu")),
         "auto": Editor(loaded, make_backend(options, loaded)),
+        "auto_compile": Editor(loaded, make_backend(compiled, load_checkpoint(ckpt))),
     }
 
     def runner(editor):

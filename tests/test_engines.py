@@ -206,3 +206,33 @@ def test_build_engine_command(monkeypatch, tiny_checkpoint, tmp_path):
 
     helptext = runner.invoke(main, ["build-engine", "--help"])
     assert helptext.exit_code == 0 and "MIN:OPT:MAX" in helptext.output and "Exit codes" in helptext.output
+
+
+def test_compiled_torch_backend_matches_eager_and_pads_to_one_shape(tiny_checkpoint):
+    import shutil
+
+    if not (shutil.which("g++") or shutil.which("c++")):
+        pytest.skip("torch.compile on CPU needs a C++ compiler (g++), absent here")
+    from attgan_batch.engines import TorchBackend
+    from attgan_batch.model import load_checkpoint
+
+    loaded = load_checkpoint(tiny_checkpoint)
+    eager = TorchBackend(loaded.generator, "cpu", channels_last=False)
+    compiled = TorchBackend(load_checkpoint(tiny_checkpoint).generator, "cpu", compile=True, batch_size=4, img_size=32)
+    assert compiled.describe()["compiled"] is True and compiled.compile_seconds > 0
+    torch.manual_seed(0)
+    for n in (1, 4, 7):  # smaller than, equal to and larger than the compiled batch
+        x, a = torch.rand(n, 3, 32, 32) * 2 - 1, torch.rand(n, 13) - 0.5
+        y = compiled.infer(x, a)
+        assert y.shape == (n, 3, 32, 32) and (y - eager.infer(x, a)).abs().max() < 1e-4
+
+
+def test_compile_flag_is_for_the_torch_backend(tiny_checkpoint, tmp_path):
+    from click.testing import CliRunner
+
+    from attgan_batch.cli import main
+
+    (tmp_path / "m.csv").write_text("image\nx.png\n")
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "m.csv"), "--out", str(tmp_path / "o"),
+                                       "-c", str(tiny_checkpoint), "--backend", "onnxruntime", "--compile"])
+    assert result.exit_code == 2 and "--compile applies to the torch backend" in result.output

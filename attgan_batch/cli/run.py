@@ -31,6 +31,10 @@ from ._scale import scale_options, scale_run_options
               show_default=True, help="Where auto looks for (and caches) exported engines.")
 @click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
               help="Engine precision (fp16 needs a GPU to be faster).")
+@click.option("--compile", "compile_", is_flag=True,
+              help="Run the torch backend through torch.compile (~20 s to compile, needs a C++ compiler); "
+                   "with --backend auto it replaces ONNX Runtime on the CPU and eager torch on a GPU without a "
+                   "TensorRT plan. Pays off on long runs with large batches (docs/engines.md).")
 @click.option("--workers", "-j", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Threads decoding and preprocessing images while the generator runs.")
 @click.option("--format", "fmt", type=click.Choice(["png", "jpg"]), default="png", show_default=True,
@@ -49,7 +53,7 @@ from ._scale import scale_options, scale_run_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary table.")
 @photo_options  # --align --face --margin --no-paste --classifier --grid --style-sweep (cli/_photo_options.py)
 @scale_options  # --shard --executor --ray-address --num-gpus-per-worker (cli/_scale.py)
-def run_command(manifest, out_dir, checkpoint, batch_size, device, backend, engine, engines_dir, precision,
+def run_command(manifest, out_dir, checkpoint, batch_size, device, backend, engine, engines_dir, precision, compile_,
                 workers, fmt, conflicts, rules, crop, max_failures, force, quiet, **photo):
     """Edit every row of MANIFEST and write the images plus report.csv / report.json into --out.
 
@@ -70,7 +74,7 @@ def run_command(manifest, out_dir, checkpoint, batch_size, device, backend, engi
     options = RunOptions(out_dir=out_dir, checkpoint=checkpoint, batch_size=batch_size, device=device,
                          workers=workers, fmt=fmt, max_failures=max_failures, conflicts=conflicts, rules=rules,
                          crop=crop, backend=backend, engine=engine, engines_dir=engines_dir,
-                         precision=precision, force=force, **photo_run_options(photo), **scale_run_options(photo),
+                         precision=precision, compile=compile_, force=force, **photo_run_options(photo), **scale_run_options(photo),
                          log=(lambda message: None) if quiet else (lambda message: console.print(f"[dim]{message}")))
     stop = threading.Event()
     previous = _install_sigint(stop, console)

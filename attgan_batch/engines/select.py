@@ -141,13 +141,35 @@ def _auto(loaded: LoadedCheckpoint, device: str, engines_dir: Path, precision: s
         return TorchBackend(loaded.generator, device=dev, precision=precision)
 
 
+def _compiled_torch(loaded: LoadedCheckpoint, device: str, precision: str, batch_size: int, log: Log) -> Backend:
+    dev = resolve_device(device)
+    log(f"backend: torch on {dev}, compiling the generator for batch {batch_size} (torch.compile, ~20 s)")
+    backend = TorchBackend(loaded.generator, device=dev, precision=precision, compile=True, batch_size=batch_size,
+                           img_size=loaded.settings.img_size)
+    log(f"compiled in {backend.compile_seconds:.1f} s")
+    return backend
+
+
 def select_backend(choice: str, loaded: LoadedCheckpoint, *, device: str = "auto", engine: Path | None = None,
                    engines_dir: Path = Path("engines"), precision: str = "fp32", batch_size: int = 8,
-                   log: Log = print) -> Backend:
-    """The backend for ``choice`` (auto | tensorrt | onnxruntime | torch); EngineUnavailable says why not."""
+                   log: Log = print, compile: bool = False) -> Backend:
+    """The backend for ``choice`` (auto | tensorrt | onnxruntime | torch); EngineUnavailable says why not.
+
+    ``compile``: the torch backend through torch.compile; with ``auto`` it replaces ONNX Runtime on
+    the CPU (and eager torch on a GPU without a TensorRT plan)."""
     if choice not in CHOICES:
         raise EngineUnavailable(f"unknown backend {choice!r}; choose one of {', '.join(CHOICES)}")
     engines_dir = Path(engines_dir)
+    if compile:
+        if choice in ("tensorrt", "onnxruntime") or engine is not None:
+            raise EngineUnavailable(f"--compile applies to the torch backend, not to --backend {choice}"
+                                    + (" with --engine" if engine is not None else "") + "; drop one of them")
+        if choice == "auto" and resolve_device(device).type == "cuda":
+            try:
+                return _tensorrt(loaded, device, engines_dir, precision, batch_size, log)
+            except EngineUnavailable as exc:
+                log(f"auto: not using TensorRT: {exc}")
+        return _compiled_torch(loaded, device, precision, batch_size, log)
     if engine is not None:
         if choice == "torch":
             raise EngineUnavailable("--engine is for --backend tensorrt or onnxruntime; drop it for --backend torch")
