@@ -44,6 +44,7 @@ HELP = {
     "lambda_style_l1": "Weight of L1(styled edit, neutral-style edit): keeps style changes local; only with --style",
 }
 SKIP = {"attrs", "data", "extra", "style"}
+NOT_IN_REFERENCE = {"lambda_style", "lambda_style_l1"}  # the style extension
 SETTING_FIELDS = [f for f in dataclasses.fields(AttGANSettings) if f.name not in SKIP]
 
 
@@ -54,7 +55,8 @@ def _settings_options(func):
         default = getattr(defaults, f.name)
         kind = click.Choice(CHOICES[f.name]) if f.name in CHOICES else type(default)
         names = [f"--{f.name.replace('_', '-')}"] + ([f"--{f.name}"] if "_" in f.name else [])
-        text = f"{HELP.get(f.name, f.name.replace('_', ' ').capitalize())} [reference default: {default}]"
+        which = "default" if f.name in NOT_IN_REFERENCE else "reference default"
+        text = f"{HELP.get(f.name, f.name.replace('_', ' ').capitalize())} [{which}: {default}]"
         func = click.option(*names, f.name, type=kind, default=None, help=text)(func)
     return func
 
