@@ -21,7 +21,7 @@ from PIL import Image
 from .align import AlignedPhoto, AlignOptions, compose
 from .attributes import EditPlan, format_vector
 from .data.images import save_atomic, to_uint8
-from .render import grid_image
+from .render import STYLE_SWEEP_VALUES, grid_image, stack_vertically
 
 
 @dataclass
@@ -46,9 +46,6 @@ class RowExtra:
 
 def grid_path(output: Path) -> Path:
     return output.with_name(output.stem + ".grid.png")
-
-
-SWEEP_VALUES = (-1.0, -0.5, 0.0, 0.5, 1.0)
 
 
 class RowHooks:
@@ -110,7 +107,7 @@ class RowHooks:
         start = s.style_slices()[attr].start
         out = []
         for d in range(s.style[attr]):
-            for value in SWEEP_VALUES:
+            for value in STYLE_SWEEP_VALUES:
                 codes = list(base.style or [0.0] * s.n_style)
                 codes[start + d] = value
                 out.append(dataclasses.replace(base, style=codes, label=f"s{d}={value:g}"))
@@ -144,7 +141,7 @@ class RowHooks:
         if not face.sweep:
             return []
         outputs = face.outputs[len(face.outputs) - len(face.sweep):]
-        per_line = len(SWEEP_VALUES)
+        per_line = len(STYLE_SWEEP_VALUES)
         return [grid_image(face.x, torch.stack(outputs[j:j + per_line]), [p.label for p in face.sweep[j:j + per_line]])
                 for j in range(0, len(face.sweep), per_line)]
 
@@ -191,14 +188,3 @@ class RowHooks:
         fields["note"] = "; ".join(notes)
         return fields
 
-
-def stack_vertically(images: list[Image.Image]) -> Image.Image:
-    """Images one under another (left-aligned, white behind narrower ones)."""
-    if len(images) == 1:
-        return images[0]
-    sheet = Image.new("RGB", (max(i.width for i in images), sum(i.height for i in images)), (255, 255, 255))
-    y = 0
-    for image in images:
-        sheet.paste(image, (0, y))
-        y += image.height
-    return sheet

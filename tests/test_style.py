@@ -13,7 +13,8 @@ from attgan_batch.model.config import parse_style_spec
 from attgan_batch.training import Trainer, train
 from attgan_batch.training.metrics import read_metrics
 from attgan_batch.training.style import sample_style, style_loss
-from test_train import ATTRS, config, one_thread, synth_dir, tensors, tiny_settings  # noqa: F401  (fixtures)
+from test_train import (ATTRS, config, one_thread, synth_dir, tensors, tiny_cli_train_args,  # noqa: F401 (fixtures)
+                        tiny_settings)
 
 
 def test_style_spec_parsing_and_errors():
@@ -120,10 +121,7 @@ def test_finetune_plain_model_into_style_model(tmp_path, tensors):
 
 def test_cli_train_style_option(tmp_path, synth_dir):
     out = tmp_path / "cli"
-    args = ["train", "--data", str(synth_dir), "--out", str(out), "--attrs", "Eyeglasses,Male", "--img-size", "32",
-            "--enc-dim", "8", "--dec-dim", "8", "--dis-dim", "8", "--dis-fc-dim", "16", "--enc-layers", "3",
-            "--dec-layers", "3", "--dis-layers", "3", "--batch-size", "4", "--n-d", "1", "--max-steps", "2",
-            "--no-progress", "--style", "Eyeglasses:2", "--lambda-style", "0.5"]
+    args = tiny_cli_train_args(synth_dir, out, "Eyeglasses,Male", 2, "--style", "Eyeglasses:2", "--lambda-style", "0.5")
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     setting = json.loads((out / "setting.txt").read_text())

@@ -284,14 +284,19 @@ def test_finetune_from_a_published_g_file(tmp_path, tensors):
     t.fit()
 
 
+def tiny_cli_train_args(data, out, attrs: str, max_steps: int, *extra: str) -> list[str]:
+    """`attgan-batch train` of a tiny model (reference-style and dashed option names mixed on purpose)."""
+    return ["train", "--data", str(data), "--out", str(out), "--attrs", attrs, "--img-size", "32",
+            "--enc-dim", "8", "--dec_dim", "8", "--dis-dim", "8", "--dis-fc-dim", "16", "--enc-layers", "3",
+            "--dec-layers", "3", "--dis-layers", "3", "--batch-size", "4", "--n_d", "1", "--max-steps", str(max_steps),
+            "--no-progress", *extra]
+
+
 def test_cli_train_then_resume(tmp_path, synth_dir):
     from attgan_batch.cli import main
 
     out = tmp_path / "cli"
-    args = ["train", "--data", str(synth_dir), "--out", str(out), "--attrs", "Bald,Male", "--img-size", "32",
-            "--enc-dim", "8", "--dec_dim", "8", "--dis-dim", "8", "--dis-fc-dim", "16", "--enc-layers", "3",
-            "--dec-layers", "3", "--dis-layers", "3", "--batch-size", "4", "--n_d", "1", "--max-steps", "4",
-            "--no-progress", "--log-interval", "1", "--d-augment", "translation"]
+    args = tiny_cli_train_args(synth_dir, out, "Bald,Male", 4, "--log-interval", "1", "--d-augment", "translation")
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     setting = json.loads((out / "setting.txt").read_text())

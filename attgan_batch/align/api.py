@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from ..data.images import load_rgb
-from ..render import grid_image
+from ..render import grid_image, stack_vertically
 from .photo import AlignOptions, align_photo, compose
 
 
@@ -21,8 +21,6 @@ def edit_photos(editor, images: Sequence[str | Path | Image.Image], edits: Seque
 
     A photo without a detectable face raises RowError. ``sources`` apply to every face of their
     photo; a missing source is predicted per face (D's head, or the editor's source_classifier)."""
-    from ..row_hooks import stack_vertically
-
     options = options or AlignOptions()
     sources = list(sources) if sources is not None else [None] * len(images)
     styles = list(styles) if styles is not None else [None] * len(images)

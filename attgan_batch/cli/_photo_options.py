@@ -59,6 +59,5 @@ def photo_run_options(photo: dict[str, Any]) -> dict[str, Any]:
             raise click.UsageError(f"{', '.join(given)} only apply with --align")
     align = (AlignOptions(face=photo["face"], margin=photo["margin"], paste=not photo["no_paste"])
              if photo.get("align") else None)
-    sweep = photo.get("style_sweep")
-    return {"align": align, "grid": bool(photo.get("grid") or sweep), "classifier": photo.get("classifier"),
-            "style_sweep": sweep}
+    return {"align": align, "grid": bool(photo.get("grid")), "classifier": photo.get("classifier"),
+            "style_sweep": photo.get("style_sweep")}  # the pipeline turns the grid on for a sweep

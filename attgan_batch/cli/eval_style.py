@@ -24,7 +24,8 @@ def eval_style_command(checkpoint: Path, data: Path, attr: str, out: Path, split
     import torch
 
     from ..errors import AttGANBatchError
-    from ..evaluation.style import evaluate_style, write_style_eval
+    from ..evaluation.evaluate import write_report
+    from ..evaluation.style import evaluate_style
 
     if threads:
         torch.set_num_threads(threads)
@@ -33,7 +34,7 @@ def eval_style_command(checkpoint: Path, data: Path, attr: str, out: Path, split
         result = evaluate_style(checkpoint, data, attr, split=split, limit=limit, grid_path=grid)
     except (AttGANBatchError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
-    write_style_eval(result, out)
+    write_report(result, out)
     click.echo(f"{attr}: Q correlation {', '.join(f'{c:.3f}' for c in result['q_correlation'])} over "
                f"{result['images']} {split} images")
     for c in result["frame_consistency"]:

@@ -116,8 +116,22 @@ def _explicit_engine(choice: str, loaded: LoadedCheckpoint, engine: Path, device
     return OnnxRuntimeBackend(engine, device="cpu" if device == "auto" else device, meta=meta)
 
 
+def _torch(loaded: LoadedCheckpoint, device: str, precision: str, batch_size: int, compile: bool,
+           log: Log) -> Backend:
+    """The PyTorch backend, through torch.compile when asked (--compile)."""
+    dev = resolve_device(device)
+    if not compile:
+        log(f"backend: torch on {dev}")
+        return TorchBackend(loaded.generator, device=dev, precision=precision)
+    log(f"backend: torch on {dev}, compiling the generator for batch {batch_size} (torch.compile, ~20 s)")
+    backend = TorchBackend(loaded.generator, device=dev, precision=precision, compile=True, batch_size=batch_size,
+                           img_size=loaded.settings.img_size)
+    log(f"compiled in {backend.compile_seconds:.1f} s")
+    return backend
+
+
 def _auto(loaded: LoadedCheckpoint, device: str, engines_dir: Path, precision: str, batch_size: int,
-          log: Log) -> Backend:
+          log: Log, compile: bool = False) -> Backend:
     from .onnx_backend import onnxruntime_available
 
     dev = resolve_device(device)
@@ -126,8 +140,9 @@ def _auto(loaded: LoadedCheckpoint, device: str, engines_dir: Path, precision: s
             return _tensorrt(loaded, str(dev), engines_dir, precision, batch_size, log=log)
         except EngineUnavailable as exc:
             log(f"auto: not using TensorRT: {exc}")
-        log(f"backend: torch on {dev}")
-        return TorchBackend(loaded.generator, device=dev, precision=precision)
+        return _torch(loaded, str(dev), precision, batch_size, compile, log)
+    if compile:  # asked for: compiled torch instead of ONNX Runtime on the CPU
+        return _torch(loaded, str(dev), precision, batch_size, compile, log)
     if not onnxruntime_available():
         log("auto: onnxruntime is not installed (`pip install 'attgan-batch[onnx]'` makes CPU runs 1.2-4x "
             "faster); using torch on cpu")
@@ -141,15 +156,6 @@ def _auto(loaded: LoadedCheckpoint, device: str, engines_dir: Path, precision: s
         return TorchBackend(loaded.generator, device=dev, precision=precision)
 
 
-def _compiled_torch(loaded: LoadedCheckpoint, device: str, precision: str, batch_size: int, log: Log) -> Backend:
-    dev = resolve_device(device)
-    log(f"backend: torch on {dev}, compiling the generator for batch {batch_size} (torch.compile, ~20 s)")
-    backend = TorchBackend(loaded.generator, device=dev, precision=precision, compile=True, batch_size=batch_size,
-                           img_size=loaded.settings.img_size)
-    log(f"compiled in {backend.compile_seconds:.1f} s")
-    return backend
-
-
 def select_backend(choice: str, loaded: LoadedCheckpoint, *, device: str = "auto", engine: Path | None = None,
                    engines_dir: Path = Path("engines"), precision: str = "fp32", batch_size: int = 8,
                    log: Log = print, compile: bool = False) -> Backend:
@@ -160,26 +166,18 @@ def select_backend(choice: str, loaded: LoadedCheckpoint, *, device: str = "auto
     if choice not in CHOICES:
         raise EngineUnavailable(f"unknown backend {choice!r}; choose one of {', '.join(CHOICES)}")
     engines_dir = Path(engines_dir)
-    if compile:
-        if choice in ("tensorrt", "onnxruntime") or engine is not None:
-            raise EngineUnavailable(f"--compile applies to the torch backend, not to --backend {choice}"
-                                    + (" with --engine" if engine is not None else "") + "; drop one of them")
-        if choice == "auto" and resolve_device(device).type == "cuda":
-            try:
-                return _tensorrt(loaded, device, engines_dir, precision, batch_size, log)
-            except EngineUnavailable as exc:
-                log(f"auto: not using TensorRT: {exc}")
-        return _compiled_torch(loaded, device, precision, batch_size, log)
+    if compile and (choice in ("tensorrt", "onnxruntime") or engine is not None):
+        raise EngineUnavailable(f"--compile applies to the torch backend, not to --backend {choice}"
+                                + (" with --engine" if engine is not None else "") + "; drop one of them")
     if engine is not None:
         if choice == "torch":
             raise EngineUnavailable("--engine is for --backend tensorrt or onnxruntime; drop it for --backend torch")
         return _explicit_engine(choice, loaded, Path(engine), device, engines_dir, precision, batch_size, log)
     if choice == "torch":
-        log(f"backend: torch on {resolve_device(device)}")
-        return TorchBackend(loaded.generator, device=device, precision=precision)
+        return _torch(loaded, device, precision, batch_size, compile, log)
     if choice == "onnxruntime":
         return _onnxruntime(loaded, device, engines_dir, precision, log)
     if choice == "tensorrt":
         return _tensorrt(loaded, device, engines_dir, precision, batch_size, log)
-    return _auto(loaded, device, engines_dir, precision, batch_size, log)
+    return _auto(loaded, device, engines_dir, precision, batch_size, log, compile)
 

@@ -15,7 +15,6 @@ For test images with the styled attribute switched on (the reference's edit sema
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,13 @@ import torch
 from ..attributes import parse_edit, plan_edit
 from ..data.celeba import CelebAFormatDataset
 from ..model import load_checkpoint
-from ..render import grid_image
+from ..render import STYLE_SWEEP_VALUES, grid_image, stack_vertically
 
-SWEEP = (-1.0, -0.5, 0.0, 0.5, 1.0)
+CHUNK = 64  # images per generator call
+
+
+def _generate(G, x: torch.Tensor, a: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    return torch.cat([G(x[i:i + CHUNK], a[i:i + CHUNK], style[i:i + CHUNK]) for i in range(0, len(x), CHUNK)])
 
 
 def _pearson(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -62,16 +65,17 @@ def evaluate_style(checkpoint: str | Path, data: str | Path, attr: str, *, split
 
     theta = torch.zeros(len(x), s.n_style)
     theta[:, sl] = torch.rand(len(x), sl.stop - sl.start, generator=gen) * 2 - 1
-    q = torch.cat([D.heads(G(x[i:i + 64], a[i:i + 64], theta[i:i + 64]))[2] for i in range(0, len(x), 64)])
+    fakes = _generate(G, x, a, theta)
+    q = torch.cat([D.heads(fakes[i:i + CHUNK])[2] for i in range(0, len(x), CHUNK)])
     q_corr = [_pearson(theta[:, j], q[:, j]) for j in range(sl.start, sl.stop)]
 
     consistency = []
     for j in range(sl.start, sl.stop):
         frames = []
-        for value in SWEEP:
+        for value in STYLE_SWEEP_VALUES:
             codes = torch.zeros(len(x), s.n_style)
             codes[:, j] = value
-            frames.append(torch.cat([G(x[i:i + 64], a[i:i + 64], codes[i:i + 64]) for i in range(0, len(x), 64)]))
+            frames.append(_generate(G, x, a, codes))
         sweep = torch.stack(frames, 1)                                    # (N, V, 3, H, W)
         changed = (sweep.amax(1) - sweep.amin(1)).abs().amax(1) > 0.25    # (N, H, W): the styled region
         area = changed.flatten(1).sum(1).clamp(min=1)
@@ -87,9 +91,7 @@ def evaluate_style(checkpoint: str | Path, data: str | Path, attr: str, *, split
                             "mean_rgb_change": [round(float(v), 4) for v in mean_dir / 2],  # in [0, 1] units
                             "changed_pixels": round(float(changed.float().mean()), 4)})
         if grid_path is not None and j == sl.start:
-            from ..row_hooks import stack_vertically
-
-            lines = [grid_image(x[i], sweep[i], [f"s{j - sl.start}={v:g}" for v in SWEEP])
+            lines = [grid_image(x[i], sweep[i], [f"s{j - sl.start}={v:g}" for v in STYLE_SWEEP_VALUES])
                      for i in range(min(grid_faces, len(x)))]
             path = Path(grid_path)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +99,3 @@ def evaluate_style(checkpoint: str | Path, data: str | Path, attr: str, *, split
     return {"checkpoint": str(loaded.weights_path), "attribute": attr, "codes": s.style[attr],
             "images": len(x), "split": split, "q_correlation": [round(c, 4) for c in q_corr],
             "frame_consistency": consistency, "grid": str(grid_path) if grid_path else None}
-
-
-def write_style_eval(result: dict[str, Any], path: str | Path) -> None:
-    Path(path).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

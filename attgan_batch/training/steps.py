@@ -59,12 +59,12 @@ class GStep(nn.Module):
     def forward(self, x: torch.Tensor, att_a_: torch.Tensor, att_b_: torch.Tensor, theta: torch.Tensor | None = None,
                 with_neutral: bool = False):
         """(edit, reconstruction, neutral-style edit or None). The edit gets the sampled style, the
-        reconstruction the neutral 0; ``with_neutral`` also decodes the edit at style 0 (detached)."""
+        reconstruction the neutral 0; ``with_neutral`` also decodes the edit at style 0 (no gradient)."""
         zs = self.G.encode(x)
         neutral = None
         if with_neutral:
             with torch.no_grad():
-                neutral = self.G.decode([z.detach() for z in zs], att_b_)
+                neutral = self.G.decode(zs, att_b_)
         return self.G.decode(zs, att_b_, theta), self.G.decode(zs, att_a_), neutral
 
 

@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import Dataset
 
+from ..atomic import atomic_open
 from ..errors import AttGANBatchError, CheckpointError
 from ..model import Discriminator, Generator
 from ..model.checkpoint import read_weights
@@ -223,9 +224,8 @@ class Trainer:
             "lr_decay_every": self.config.lr_decay_every, "lr_decay_factor": self.config.lr_decay_factor,
             "d_augment": self.config.d_augment, "trainer": "attgan-batch",
         })
-        tmp = self.out / ".setting.txt.tmp"
-        tmp.write_text(s.to_json(), encoding="utf-8")
-        tmp.replace(self.out / "setting.txt")
+        with atomic_open(self.out / "setting.txt") as fh:
+            fh.write(s.to_json())
 
     # ------------------------------------------------------------------ state
 
