@@ -1,7 +1,8 @@
 """The batch job behind ``attgan-batch run``: stream a manifest, edit, write images and a report.
 
-Work overlaps in three places: a thread pool decodes and preprocesses upcoming rows while the
-generator runs the current batch, and a writer thread encodes and saves finished outputs. Rows
+Work overlaps in three places: a thread pool decodes and preprocesses upcoming rows, the generator
+runs batches in its own thread(s) (one per lane the backend offers: OpenVINO streams), and a writer
+thread encodes and saves finished outputs. Rows
 are read in chunks and at most ``window`` of them are in flight, so memory does not grow with
 the manifest. Each finished row goes to the journal at once (see :mod:`attgan_batch.report`),
 which is what makes reruns resume and reports survive crashes.
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -251,6 +253,11 @@ class _Runner:
         self.done = done
         self.batch: list[tuple[_Row, int]] = []
         self.writes: queue.Queue = queue.Queue(maxsize=4 * max(options.batch_size, 8))
+        # generator calls run in their own threads, so the next batch is decoded and planned while
+        # this one runs; `concurrency` batches at once where the backend has parallel lanes (OpenVINO)
+        self.concurrency = max(1, int(getattr(editor.backend, "concurrency", 1)))
+        self.inference: ThreadPoolExecutor | None = None
+        self.in_flight: deque[Future] = deque()
         self.lock = threading.Lock()
         self.hooks = None  # --align / --grid: per-face plans, pasted outputs, grids (attgan_batch.row_hooks)
         if options.align is not None or options.grid or options.style_sweep:
@@ -285,9 +292,11 @@ class _Runner:
                 while pending:
                     self._take(pending.popleft())
                 self._flush()
+                self.drain()
                 for item in rows:  # only after a stop: the rest is reported, not run
                     self._skip(item)
         finally:
+            self.drain(shutdown=True, raise_errors=False)  # never leave a batch unwritten
             self.summary.warnings.extend(reader.warnings)
             self.writes.put(None)
             writer.join()
@@ -341,28 +350,56 @@ class _Runner:
                                         style=row.style)
 
     def _flush(self) -> None:
+        """Send the collected batch to the generator (in an inference thread) and return at once;
+        with `concurrency` batches running and one more waiting, first wait for the oldest."""
         if not self.batch:
             return
         batch, self.batch = self.batch, []
-        x = torch.stack([state.x if state.inputs is None else state.inputs[i] for state, i in batch])
+        # numpy, not torch.stack: no intra-op threads woken on the cores the engine is using
+        x = torch.from_numpy(np.stack([(state.x if state.inputs is None else state.inputs[i]).numpy()
+                                       for state, i in batch]))
         a, style = self.editor.inputs([state.plans[i] for state, i in batch])
+        if self.inference is None:
+            self.inference = ThreadPoolExecutor(self.concurrency, thread_name_prefix="attgan-generate")
+        self.in_flight.append(self.inference.submit(self._generate, batch, x, a, style))
+        while len(self.in_flight) > self.concurrency + 1:  # one more waits, ready for the first free lane
+            self.in_flight.popleft().result()
+
+    def drain(self, shutdown: bool = False, raise_errors: bool = True) -> None:
+        """Wait until every batch sent to the generator is done and its rows are queued for writing."""
+        while self.in_flight:
+            future = self.in_flight.popleft()
+            try:
+                future.result()
+            except Exception:
+                if raise_errors:
+                    raise
+        if shutdown and self.inference is not None:
+            self.inference.shutdown(wait=True)
+            self.inference = None
+
+    def _generate(self, batch: list[tuple[_Row, int]], x: torch.Tensor, a: torch.Tensor,
+                  style: torch.Tensor | None) -> None:
         try:
             y = self.editor.generate(x, a, style)
         except Exception as exc:  # the engine failed on this batch: fail its rows, go on
             for state in {id(s): s for s, _ in batch}.values():
-                if state.failed:
-                    continue
-                state.failed = True
+                with self.lock:
+                    if state.failed:
+                        continue
+                    state.failed = True
                 self._fail(state.row.line, state.row.id, str(state.row.image),
                            f"generator failed on this batch: {type(exc).__name__}: {exc}", output=state.row.output,
                            started=state.started, row=state.row)
             return
         for (state, i), out in zip(batch, y):
-            if state.failed:
-                continue
-            state.outputs[i] = out
-            state.remaining -= 1
-            if state.remaining == 0:
+            with self.lock:  # a grid row's images may finish in two batches on two threads
+                if state.failed:
+                    continue
+                state.outputs[i] = out
+                state.remaining -= 1
+                complete = state.remaining == 0
+            if complete:
                 self.writes.put(state)
 
     # ------------------------------------------------------------------ results

@@ -46,9 +46,9 @@ def manifest(path: Path, images: list[Path], rows: int, edit: str = "Blond_Hair=
     return path
 
 
-def interleaved(fns: dict[str, Callable[[], object]], repeats: int = 3) -> dict[str, float]:
-    """Median seconds per function, timing them in alternation (A B C A B C ...) after one warm-up
-    each, so drifting load on a shared machine hits every contender alike."""
+def interleaved_times(fns: dict[str, Callable[[], object]], repeats: int = 3) -> dict[str, list[float]]:
+    """Seconds of each call per function, timing them in alternation (A B C A B C ...) after one
+    warm-up each, so drifting load on a shared machine hits every contender alike."""
     for fn in fns.values():
         fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
@@ -57,4 +57,9 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int = 3) -> dict[
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return times
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int = 3) -> dict[str, float]:
+    """Median seconds per function (see interleaved_times)."""
+    return {name: statistics.median(ts) for name, ts in interleaved_times(fns, repeats).items()}

@@ -153,3 +153,32 @@ def test_reads_a_synthetic_set(tmp_path):
     x, _ = ds[0]
     raw = torch.from_numpy(np.array(Image.open(root / "images" / "000001.png"))).permute(2, 0, 1).float()
     assert torch.allclose(x, raw / 127.5 - 1, atol=1e-6)  # same size: no resampling at all
+
+
+def test_preprocess_gives_torchvisions_floats_bit_for_bit_for_every_pixel_level():
+    import numpy as np
+
+    from attgan_batch.data.images import preprocess
+
+    levels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    img = Image.fromarray(np.stack([levels, levels.T, 255 - levels], axis=-1))  # every level in every channel
+    expected = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,) * 3, (0.5,) * 3)])(img)
+    got = preprocess(img, 16, crop="none")
+    assert got.dtype == torch.float32 and got.is_contiguous() and torch.equal(got, expected)
+
+
+def test_to_uint8_rounds_exactly_like_the_torch_formula_at_every_level_boundary():
+    import numpy as np
+
+    from attgan_batch.data.images import to_uint8
+
+    def torch_formula(x):  # torchvision save_image's rounding, as the reference writes its PNGs
+        y = x.float().add(1).div(2).clamp(0, 1)
+        return y.mul(255).add(0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+
+    edges = (torch.arange(256).float() + 0.5) / 255 * 2 - 1  # where one 8-bit level turns into the next
+    x = torch.stack([torch.nextafter(edges, torch.tensor(-2.0)), edges,
+                     torch.nextafter(edges, torch.tensor(2.0))]).reshape(3, 16, 16)
+    assert np.array_equal(to_uint8(x), torch_formula(x))
+    noise = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0)) * 2.4 - 1.2  # out of range too
+    assert np.array_equal(to_uint8(noise), torch_formula(noise))

@@ -1,6 +1,8 @@
 """Style controllers (issue 8): settings, shapes, the Q loss, training, save/load, fine-tuning into style."""
 from __future__ import annotations
 
+import importlib.util
+
 import json
 
 import pytest
@@ -234,6 +236,14 @@ def test_onnx_export_of_a_style_model_has_a_style_input_and_matches_torch(style_
     with torch.no_grad():
         assert (backend.infer(x, a, s) - loaded.generator(x, a, s)).abs().max() < 1e-4
         assert (backend.infer(x, a) - loaded.generator(x, a)).abs().max() < 1e-4  # neutral by default
+    if importlib.util.find_spec("openvino"):  # the same file through OpenVINO, style input included
+        from attgan_batch.engines.openvino_backend import OpenVinoBackend
+
+        ov = OpenVinoBackend(result.path, streams=2)
+        assert ov.style_width == 2
+        with torch.no_grad():
+            assert (ov.infer(x, a, s) - loaded.generator(x, a, s)).abs().max() < 1e-4
+            assert (ov.infer(x, a) - loaded.generator(x, a)).abs().max() < 1e-4
 
 
 def test_eval_style_command_reports_correlation_consistency_and_grid(tmp_path, synth_dir, tensors):

@@ -23,18 +23,20 @@ from ._scale import scale_options, scale_run_options
               help="Generator images per batch.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto: CUDA when a GPU is usable, else CPU.")
-@click.option("--backend", type=click.Choice(["auto", "tensorrt", "onnxruntime", "torch"]), default="auto",
-              show_default=True, help="auto: TensorRT plan on a GPU, else ONNX Runtime on CPU, else torch.")
+@click.option("--backend", type=click.Choice(["auto", "tensorrt", "openvino", "onnxruntime", "torch"]),
+              default="auto", show_default=True,
+              help="auto: TensorRT plan on a GPU, else OpenVINO or ONNX Runtime on CPU, else torch.")
 @click.option("--engine", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="A built engine (.onnx or .plan) to use; refused when its sidecar does not match.")
+              help="A built engine (.onnx or .plan) to use; refused when its sidecar does not match. An .onnx "
+                   "file runs on ONNX Runtime, or on OpenVINO with --backend openvino.")
 @click.option("--engines-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("engines"),
               show_default=True, help="Where auto looks for (and caches) exported engines.")
 @click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
               help="Engine precision (fp16 needs a GPU to be faster).")
 @click.option("--compile", "compile_", is_flag=True,
               help="Run the torch backend through torch.compile (~20 s to compile, needs a C++ compiler); "
-                   "with --backend auto it replaces ONNX Runtime on the CPU and eager torch on a GPU without a "
-                   "TensorRT plan. Pays off on long runs with large batches (docs/engines.md).")
+                   "with --backend auto it replaces OpenVINO/ONNX Runtime on the CPU and eager torch on a GPU "
+                   "without a TensorRT plan. Pays off on long runs with large batches (docs/engines.md).")
 @click.option("--workers", "-j", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Threads decoding and preprocessing images while the generator runs.")
 @click.option("--format", "fmt", type=click.Choice(["png", "jpg"]), default="png", show_default=True,

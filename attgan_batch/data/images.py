@@ -98,15 +98,25 @@ def preprocess(img: Image.Image, img_size: int, crop: str = "auto") -> torch.Ten
         img = img.crop(box)
     if img.size != (img_size, img_size):
         img = TF.resize(img, [img_size, img_size], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
-    arr = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy())
-    x = arr.permute(2, 0, 1).contiguous().to(torch.float32).div(255)
-    return x.sub_(0.5).div_(0.5)
+    arr = np.asarray(img, dtype=np.uint8)
+    return torch.from_numpy(_LEVELS[np.ascontiguousarray(arr.transpose(2, 0, 1))])
+
+
+# The reference's ToTensor + Normalize(0.5, 0.5) for each of the 256 pixel levels, computed once with
+# the same float32 torch ops; indexing this table gives identical floats ~10x faster per image.
+_LEVELS = torch.arange(256, dtype=torch.uint8).to(torch.float32).div(255).sub_(0.5).div_(0.5).numpy()
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(3, H, W) in [-1, 1] to an (H, W, 3) uint8 array, rounding like torchvision's save_image."""
-    y = x.detach().float().add(1).div(2).clamp(0, 1)
-    return y.mul(255).add(0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    """(3, H, W) in [-1, 1] to an (H, W, 3) uint8 array, rounding like torchvision's save_image.
+
+    The same float32 operations in numpy: torch would run them on its intra-op thread pool, whose
+    threads then spin on the cores the inference engine is using (the writer thread calls this per row).
+    """
+    y = x.detach().cpu().float().numpy()
+    y = np.clip((y + np.float32(1)) / np.float32(2), 0, 1)
+    y = np.clip(y * np.float32(255) + np.float32(0.5), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(y.transpose(1, 2, 0))
 
 
 def save_atomic(image: Image.Image, path: Path, fmt: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ..model import LoadedCheckpoint
 from .export import PARITY_BATCH, ParityError, export_onnx
+from .gemm_layers import GRAPH_FORM
 from .sidecar import build_meta, check_staleness, format_profile, read_sidecar, sha256_file, write_sidecar
 from .tensorrt_env import GpuInfo
 
@@ -51,11 +52,11 @@ def plan_path(engines_dir: str | Path, checkpoint_sha256: str, precision: str, p
 
 def staleness_for(loaded: LoadedCheckpoint, artifact: Path, meta: dict[str, Any] | None, *, precision: str,
                   engines_dir: str | Path, batch_size: int | None = None, tensorrt_version: str | None = None,
-                  gpu: GpuInfo | None = None):
+                  gpu: GpuInfo | None = None, graph: str | None = None):
     return check_staleness(
         artifact, meta, checkpoint_sha256=loaded.sha256, checkpoint_path=checkpoint_source(loaded),
         precision=precision, image_size=loaded.settings.img_size, engines_dir=engines_dir,
-        batch_size=batch_size, tensorrt_version=tensorrt_version, gpu=gpu.to_dict() if gpu else None,
+        batch_size=batch_size, tensorrt_version=tensorrt_version, gpu=gpu.to_dict() if gpu else None, graph=graph,
     )
 
 
@@ -68,7 +69,8 @@ def cached_onnx(loaded: LoadedCheckpoint, engines_dir: str | Path, precision: st
     if not path.is_file():
         return None
     meta = read_sidecar(path)
-    if staleness_for(loaded, path, meta, precision=precision, engines_dir=engines_dir).stale or not _usable(meta):
+    report = staleness_for(loaded, path, meta, precision=precision, engines_dir=engines_dir, graph=GRAPH_FORM)
+    if report.stale or not _usable(meta):
         return None
     return Artifact(path, meta or {}, built=False)
 
@@ -80,7 +82,8 @@ def ensure_onnx(loaded: LoadedCheckpoint, engines_dir: str | Path, *, precision:
         return cached
     path = onnx_path(engines_dir, loaded.sha256, precision)
     if path.is_file() and not force:
-        report = staleness_for(loaded, path, read_sidecar(path), precision=precision, engines_dir=engines_dir)
+        report = staleness_for(loaded, path, read_sidecar(path), precision=precision, engines_dir=engines_dir,
+                               graph=GRAPH_FORM)
         log(f"{path} is stale ({report.reasons() or 'its parity check failed'}); exporting again")
     s = loaded.settings
     log(f"exporting the generator to ONNX ({precision}, opset 18) -> {path}")
@@ -90,7 +93,8 @@ def ensure_onnx(loaded: LoadedCheckpoint, engines_dir: str | Path, *, precision:
         target="onnx", artifact=path, checkpoint_sha256=loaded.sha256, checkpoint_path=checkpoint_source(loaded),
         precision=precision, opset=result.opset, image_size=s.img_size, n_attrs=s.n_attrs, profile=profile,
         parity=result.parity.to_dict(), onnx_sha256=sha, exporter=result.exporter,
-        extra={"export_seconds": round(result.seconds, 2), "notes": result.notes, "n_style": s.n_style},
+        extra={"export_seconds": round(result.seconds, 2), "notes": result.notes, "n_style": s.n_style,
+               "graph": GRAPH_FORM},
     )
     write_sidecar(path, meta)
     return Artifact(path, meta, built=True, seconds=result.seconds)

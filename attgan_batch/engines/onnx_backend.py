@@ -1,4 +1,4 @@
-"""ONNX Runtime backend: the fastest CPU path (one session, all cores), CUDA when onnxruntime-gpu is there.
+"""ONNX Runtime backend: the CPU path when OpenVINO is absent (one session, all cores), CUDA with onnxruntime-gpu.
 
 onnxruntime is an optional extra, so it is imported only here and only when used; every failure
 says how to install it or which backend to use instead.

@@ -1,8 +1,8 @@
 """Pick the backend for a run: the one asked for, or with ``auto`` the fastest that is fresh and works here.
 
 ``auto``: a fresh TensorRT plan on a GPU -> tensorrt; otherwise torch on the GPU (saying how to build a
-plan). On CPU: ONNX Runtime over this checkpoint's cached export (exported once under ``engines/``),
-otherwise torch. Every fallback is logged with its reason. An engine file passed explicitly that no
+plan). On CPU: OpenVINO, else ONNX Runtime, over this checkpoint's cached export (exported once under
+``engines/``), otherwise torch. Every fallback is logged with its reason. An engine file passed explicitly that no
 longer matches the checkpoint, precision, shapes, TensorRT version or GPU is refused, never used.
 """
 from __future__ import annotations
@@ -18,7 +18,8 @@ from .export import PRECISIONS
 from .sidecar import read_sidecar, rebuild_command
 from .torch_backend import TorchBackend, resolve_device
 
-CHOICES = ("auto", "tensorrt", "onnxruntime", "torch")
+CHOICES = ("auto", "tensorrt", "openvino", "onnxruntime", "torch")
+CPU_ENGINES = ("openvino", "onnxruntime")  # backends that run an .onnx file
 PLAN_SUFFIXES = (".plan", ".engine", ".trt")
 Log = Callable[[str], Any]
 
@@ -81,9 +82,39 @@ def _onnxruntime(loaded: LoadedCheckpoint, device: str, engines_dir: Path, preci
     return OnnxRuntimeBackend(art.path, device=ort_device, meta=art.meta)
 
 
+def _openvino_device(device: str) -> None:
+    if device not in ("auto", "cpu"):
+        raise EngineUnavailable(f"--backend openvino runs on the CPU here, not on --device {device}; use "
+                                "--backend tensorrt or --backend torch --device cuda on an NVIDIA GPU")
+
+
+def _openvino_streams(batch_size: int) -> int | None:
+    """One stream (all cores on one batch) for batch 1, else OpenVINO's throughput default."""
+    return 1 if batch_size <= 1 else None
+
+
+def _openvino(loaded: LoadedCheckpoint, device: str, engines_dir: Path, precision: str, batch_size: int,
+              log: Log) -> Backend:
+    from .openvino_backend import OpenVinoBackend, import_openvino
+
+    _check_precision("openvino", precision)
+    _openvino_device(device)
+    import_openvino()  # fail with the install hint before spending time on an export
+    try:
+        art = ensure_onnx(loaded, engines_dir, precision=precision, log=log)
+    except OSError as exc:
+        raise EngineUnavailable(f"cannot write the ONNX export under {engines_dir} ({exc}); pass a writable "
+                                "--engines-dir, or use --backend torch") from exc
+    backend = OpenVinoBackend(art.path, streams=_openvino_streams(batch_size), meta=art.meta)
+    log(f"backend: openvino on cpu ({backend.streams} stream(s)), {'exported' if art.built else 'cached'} {art.path}")
+    return backend
+
+
 def _explicit_engine(choice: str, loaded: LoadedCheckpoint, engine: Path, device: str, engines_dir: Path,
                      precision: str, batch_size: int, log: Log) -> Backend:
     kind = "tensorrt" if engine.suffix in PLAN_SUFFIXES else "onnxruntime" if engine.suffix == ".onnx" else None
+    if kind == "onnxruntime" and choice == "openvino":  # an .onnx file runs on either CPU engine
+        kind = "openvino"
     if kind is None:
         raise EngineUnavailable(f"--engine {engine}: expected a .onnx file or a TensorRT .plan file")
     if choice not in ("auto", kind):
@@ -111,6 +142,11 @@ def _explicit_engine(choice: str, loaded: LoadedCheckpoint, engine: Path, device
     log(f"backend: {kind}, engine {engine}")
     if kind == "tensorrt":
         return TensorRTBackend(engine, device_index=index, meta=meta, rebuild=report.command)
+    if kind == "openvino":
+        from .openvino_backend import OpenVinoBackend
+
+        _openvino_device(device)
+        return OpenVinoBackend(engine, streams=_openvino_streams(batch_size), meta=meta)
     from .onnx_backend import OnnxRuntimeBackend
 
     return OnnxRuntimeBackend(engine, device="cpu" if device == "auto" else device, meta=meta)
@@ -133,6 +169,7 @@ def _torch(loaded: LoadedCheckpoint, device: str, precision: str, batch_size: in
 def _auto(loaded: LoadedCheckpoint, device: str, engines_dir: Path, precision: str, batch_size: int,
           log: Log, compile: bool = False) -> Backend:
     from .onnx_backend import onnxruntime_available
+    from .openvino_backend import openvino_available
 
     dev = resolve_device(device)
     if dev.type == "cuda":
@@ -141,14 +178,22 @@ def _auto(loaded: LoadedCheckpoint, device: str, engines_dir: Path, precision: s
         except EngineUnavailable as exc:
             log(f"auto: not using TensorRT: {exc}")
         return _torch(loaded, str(dev), precision, batch_size, compile, log)
-    if compile:  # asked for: compiled torch instead of ONNX Runtime on the CPU
+    if compile:  # asked for: compiled torch instead of OpenVINO / ONNX Runtime on the CPU
         return _torch(loaded, str(dev), precision, batch_size, compile, log)
-    if not onnxruntime_available():
-        log("auto: onnxruntime is not installed (`pip install 'attgan-batch[onnx]'` makes CPU runs 1.2-4x "
-            "faster); using torch on cpu")
+    if not onnxruntime_available():  # the ONNX export itself needs the [onnx] extra
+        log("auto: onnxruntime is not installed (`pip install 'attgan-batch[onnx,openvino]'` makes CPU runs "
+            "1.3-4x faster); using torch on cpu")
         return TorchBackend(loaded.generator, device=dev, precision=precision)
     if precision != "fp32":
         log(f"auto: {precision} is slower than fp32 on a CPU; using fp32")
+    if openvino_available():
+        try:
+            return _openvino(loaded, "cpu", engines_dir, "fp32", batch_size, log)
+        except EngineUnavailable as exc:
+            log(f"auto: not using openvino: {exc}; trying onnxruntime")
+    else:
+        log("auto: openvino is not installed (`pip install 'attgan-batch[openvino]'` is ~1.1-1.2x faster "
+            "than onnxruntime on CPUs); using onnxruntime")
     try:
         return _onnxruntime(loaded, "cpu", engines_dir, "fp32", log)
     except EngineUnavailable as exc:  # includes ParityError and an unwritable engines dir
@@ -159,24 +204,27 @@ def _auto(loaded: LoadedCheckpoint, device: str, engines_dir: Path, precision: s
 def select_backend(choice: str, loaded: LoadedCheckpoint, *, device: str = "auto", engine: Path | None = None,
                    engines_dir: Path = Path("engines"), precision: str = "fp32", batch_size: int = 8,
                    log: Log = print, compile: bool = False) -> Backend:
-    """The backend for ``choice`` (auto | tensorrt | onnxruntime | torch); EngineUnavailable says why not.
+    """The backend for ``choice`` (auto | tensorrt | openvino | onnxruntime | torch); EngineUnavailable says why not.
 
-    ``compile``: the torch backend through torch.compile; with ``auto`` it replaces ONNX Runtime on
+    ``compile``: the torch backend through torch.compile; with ``auto`` it replaces OpenVINO / ONNX Runtime on
     the CPU (and eager torch on a GPU without a TensorRT plan)."""
     if choice not in CHOICES:
         raise EngineUnavailable(f"unknown backend {choice!r}; choose one of {', '.join(CHOICES)}")
     engines_dir = Path(engines_dir)
-    if compile and (choice in ("tensorrt", "onnxruntime") or engine is not None):
+    if compile and (choice in ("tensorrt", *CPU_ENGINES) or engine is not None):
         raise EngineUnavailable(f"--compile applies to the torch backend, not to --backend {choice}"
                                 + (" with --engine" if engine is not None else "") + "; drop one of them")
     if engine is not None:
         if choice == "torch":
-            raise EngineUnavailable("--engine is for --backend tensorrt or onnxruntime; drop it for --backend torch")
+            raise EngineUnavailable("--engine is for --backend tensorrt, openvino or onnxruntime; drop it for "
+                                    "--backend torch")
         return _explicit_engine(choice, loaded, Path(engine), device, engines_dir, precision, batch_size, log)
     if choice == "torch":
         return _torch(loaded, device, precision, batch_size, compile, log)
     if choice == "onnxruntime":
         return _onnxruntime(loaded, device, engines_dir, precision, log)
+    if choice == "openvino":
+        return _openvino(loaded, device, engines_dir, precision, batch_size, log)
     if choice == "tensorrt":
         return _tensorrt(loaded, device, engines_dir, precision, batch_size, log)
     return _auto(loaded, device, engines_dir, precision, batch_size, log, compile)

@@ -60,7 +60,7 @@ def tool_versions(tensorrt_version: str | None = None) -> dict[str, str | None]:
     return {
         "attgan_batch": __version__, "torch": torch.__version__, "onnx": _version("onnx"),
         "onnxscript": _version("onnxscript"), "onnxruntime": _version("onnxruntime") or _version("onnxruntime-gpu"),
-        "tensorrt": tensorrt_version or _version("tensorrt"),
+        "openvino": _version("openvino"), "tensorrt": tensorrt_version or _version("tensorrt"),
     }
 
 
@@ -107,7 +107,7 @@ def build_meta(*, target: str, artifact: str | Path, checkpoint_sha256: str, che
 
 @dataclass
 class FieldDiff:
-    field: str  # checkpoint | precision | shape | tensorrt | gpu | file | sidecar
+    field: str  # checkpoint | precision | shape | graph | tensorrt | gpu | file | sidecar
     built: Any
     current: Any
 
@@ -155,11 +155,13 @@ def _gpu_text(gpu: dict[str, Any] | None) -> str:
 def check_staleness(artifact: str | Path, meta: dict[str, Any] | None, *, checkpoint_sha256: str,
                     checkpoint_path: str | Path, precision: str, image_size: int, engines_dir: str | Path,
                     batch_size: int | None = None, tensorrt_version: str | None = None,
-                    gpu: dict[str, Any] | None = None, verify_file: bool = True) -> Staleness:
+                    gpu: dict[str, Any] | None = None, verify_file: bool = True,
+                    graph: str | None = None) -> Staleness:
     """Which recorded fields differ from what this run needs, and the command that rebuilds the artefact.
 
     ONNX files carry a dynamic batch axis, so only TensorRT plans are checked against ``batch_size``,
-    the TensorRT version and the GPU (name and compute capability).
+    the TensorRT version and the GPU (name and compute capability). ``graph``: the ONNX graph form
+    this version writes; the engines cache re-exports an older form (still correct, but slower).
     """
     artifact = Path(artifact)
     target = (meta or {}).get("target") or ("tensorrt" if artifact.suffix in (".plan", ".engine") else "onnx")
@@ -182,6 +184,8 @@ def check_staleness(artifact: str | Path, meta: dict[str, Any] | None, *, checkp
         diffs.append(FieldDiff("precision", meta.get("precision"), precision))
     if profile_meta.get("image_size") != image_size:
         diffs.append(FieldDiff("shape", f"{profile_meta.get('image_size')} px images", f"{image_size} px"))
+    if graph is not None and target == "onnx" and meta.get("graph") != graph:
+        diffs.append(FieldDiff("graph", meta.get("graph") or "plain convolutions (an older attgan-batch)", graph))
     if target == "tensorrt":
         if batch_size is not None and wanted != old:
             diffs.append(FieldDiff("shape", f"batch {format_profile(old)} (min:opt:max)", f"batch {batch_size}"))

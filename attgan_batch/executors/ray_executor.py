@@ -244,7 +244,9 @@ class EditWorker:
                         future.set_exception(value)
                     runner._take((item, future, now))
             runner._flush()
+            runner.drain()
         finally:
+            runner.drain(raise_errors=False)  # every batch sent to the generator is written before the writer stops
             runner.writes.put(None)
             writer.join()
         events.extend({"kind": "row", "record": r} for r in collector.records)
