@@ -5,8 +5,6 @@ says how to install it or which backend to use instead.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -16,23 +14,16 @@ import torch
 
 from ..errors import EngineUnavailable
 from .export import INPUT_NAMES, OUTPUT_NAME, STYLE_INPUT
+from .optional import import_or_explain, installed
 
 
 def onnxruntime_available() -> bool:
-    try:
-        return importlib.util.find_spec("onnxruntime") is not None
-    except (ImportError, ValueError):  # a None entry in sys.modules reads as "not installed"
-        return False
+    return installed("onnxruntime")
 
 
 def import_onnxruntime() -> Any:
-    try:
-        return importlib.import_module("onnxruntime")
-    except ImportError as exc:
-        raise EngineUnavailable(
-            f"onnxruntime is not installed or cannot be imported ({exc}). Install it with "
-            "`pip install 'attgan-batch[onnx]'`, or use --backend torch."
-        ) from exc
+    return import_or_explain("onnxruntime",
+                             "Install it with `pip install 'attgan-batch[onnx]'`, or use --backend torch.")
 
 
 def cpu_count() -> int:

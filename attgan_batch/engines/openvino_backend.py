@@ -12,8 +12,6 @@ OpenVINO would otherwise compute in bf16 and change the outputs.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import queue
 from pathlib import Path
 from typing import Any
@@ -24,25 +22,18 @@ import torch
 from ..errors import EngineUnavailable
 from .export import STYLE_INPUT
 from .onnx_backend import _feed, cpu_count
+from .optional import import_or_explain, installed
 
 INSTALL_HINT = "`pip install 'attgan-batch[openvino]'`"
 
 
 def openvino_available() -> bool:
-    try:
-        return importlib.util.find_spec("openvino") is not None
-    except (ImportError, ValueError):  # a None entry in sys.modules reads as "not installed"
-        return False
+    return installed("openvino")
 
 
 def import_openvino() -> Any:
-    try:
-        return importlib.import_module("openvino")
-    except ImportError as exc:
-        raise EngineUnavailable(
-            f"openvino is not installed or cannot be imported ({exc}). Install it with {INSTALL_HINT}, "
-            "or use --backend onnxruntime or --backend torch."
-        ) from exc
+    return import_or_explain("openvino", f"Install it with {INSTALL_HINT}, or use --backend onnxruntime or "
+                                         "--backend torch.")
 
 
 def compile_config(threads: int, streams: int | None) -> dict[str, str]:
