@@ -76,7 +76,8 @@ def run_command(manifest, out_dir, checkpoint, batch_size, device, backend, engi
     options = RunOptions(out_dir=out_dir, checkpoint=checkpoint, batch_size=batch_size, device=device,
                          workers=workers, fmt=fmt, max_failures=max_failures, conflicts=conflicts, rules=rules,
                          crop=crop, backend=backend, engine=engine, engines_dir=engines_dir,
-                         precision=precision, compile=compile_, force=force, **photo_run_options(photo), **scale_run_options(photo),
+                         precision=precision, compile=compile_, force=force, **photo_run_options(photo),
+                         **scale_run_options(photo),
                          log=(lambda message: None) if quiet else (lambda message: console.print(f"[dim]{message}")))
     stop = threading.Event()
     previous = _install_sigint(stop, console)

@@ -66,9 +66,10 @@ def make_session(onnx_path: str | Path, *, device: str = "cpu", threads: int | N
         ) from exc
 
 
-def _feed(images: torch.Tensor, attrs: torch.Tensor, style: torch.Tensor | None = None,
+def input_arrays(images: torch.Tensor, attrs: torch.Tensor, style: torch.Tensor | None = None,
           style_width: int = 0) -> dict[str, np.ndarray]:
-    """Session inputs; a style graph gets neutral (zero) codes when none are given."""
+    """Graph inputs by name (for ONNX Runtime and OpenVINO); a style graph gets neutral (zero) codes
+    when none are given."""
     def arr(t: torch.Tensor) -> np.ndarray:
         return np.ascontiguousarray(t.detach().cpu().float().numpy())
 
@@ -92,7 +93,7 @@ def run_onnx(onnx_path: str | Path, images: torch.Tensor, attrs: torch.Tensor,
              style: torch.Tensor | None = None) -> torch.Tensor:
     """One-shot inference (parity checks, golden outputs)."""
     session = make_session(onnx_path)
-    return torch.from_numpy(session.run([OUTPUT_NAME], _feed(images, attrs, style, style_width(session)))[0]).float()
+    return torch.from_numpy(session.run([OUTPUT_NAME], input_arrays(images, attrs, style, style_width(session)))[0]).float()
 
 
 class OnnxRuntimeBackend:
@@ -109,7 +110,7 @@ class OnnxRuntimeBackend:
         self.style_width = style_width(self.session)
 
     def infer(self, images: torch.Tensor, attrs: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.session.run([OUTPUT_NAME], _feed(images, attrs, style, self.style_width))[0]
+        out = self.session.run([OUTPUT_NAME], input_arrays(images, attrs, style, self.style_width))[0]
         return torch.from_numpy(out).float()
 
     def describe(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import torch
 
 from ..errors import EngineUnavailable
 from .export import STYLE_INPUT
-from .onnx_backend import _feed, cpu_count
+from .onnx_backend import cpu_count, input_arrays
 from .optional import import_or_explain, installed
 
 INSTALL_HINT = "`pip install 'attgan-batch[openvino]'`"
@@ -86,7 +86,7 @@ class OpenVinoBackend:
         self._output = self.compiled.outputs[0]
 
     def infer(self, images: torch.Tensor, attrs: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
-        feed = _feed(images, attrs, style, self.style_width)
+        feed = input_arrays(images, attrs, style, self.style_width)
         n = len(images)
         taken = [self._free.get()]
         while len(taken) < n:

@@ -2,8 +2,9 @@
 
 ``auto``: a fresh TensorRT plan on a GPU -> tensorrt; otherwise torch on the GPU (saying how to build a
 plan). On CPU: OpenVINO, else ONNX Runtime, over this checkpoint's cached export (exported once under
-``engines/``), otherwise torch. Every fallback is logged with its reason. An engine file passed explicitly that no
-longer matches the checkpoint, precision, shapes, TensorRT version or GPU is refused, never used.
+``engines/``), otherwise torch. Every fallback is logged with its reason. An engine file passed
+explicitly that no longer matches the checkpoint, precision, shapes, TensorRT version or GPU is
+refused, never used.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any, Callable
 
 from ..errors import EngineUnavailable
 from ..model import LoadedCheckpoint
-from .artifacts import DEFAULT_PROFILE, checkpoint_source, ensure_onnx, find_plan, staleness_for
+from .artifacts import DEFAULT_PROFILE, Artifact, checkpoint_source, ensure_onnx, find_plan, staleness_for
 from .base import Backend
 from .export import PRECISIONS
 from .sidecar import read_sidecar, rebuild_command
@@ -67,17 +68,23 @@ def _tensorrt(loaded: LoadedCheckpoint, device: str, engines_dir: Path, precisio
     return TensorRTBackend(found.path, device_index=index, meta=found.meta, rebuild=command)
 
 
-def _onnxruntime(loaded: LoadedCheckpoint, device: str, engines_dir: Path, precision: str, log: Log) -> Backend:
+def _export(loaded: LoadedCheckpoint, engines_dir: Path, precision: str, log: Log) -> Artifact:
+    """This checkpoint's ONNX file for the CPU engines, exported once and cached under ``engines_dir``."""
+    try:
+        return ensure_onnx(loaded, engines_dir, precision=precision, log=log)
+    except OSError as exc:
+        raise EngineUnavailable(f"cannot write the ONNX export under {engines_dir} ({exc}); pass a writable "
+                                "--engines-dir, or use --backend torch") from exc
+
+
+def _onnxruntime(loaded: LoadedCheckpoint, device: str, engines_dir: Path, precision: str, log: Log,
+                 art: Artifact | None = None) -> Backend:
     from .onnx_backend import OnnxRuntimeBackend, providers_for
 
     _check_precision("onnxruntime", precision)
     ort_device = "cpu" if device == "auto" else device
     providers_for(ort_device)  # fail with the install hint before spending time on an export
-    try:
-        art = ensure_onnx(loaded, engines_dir, precision=precision, log=log)
-    except OSError as exc:
-        raise EngineUnavailable(f"cannot write the ONNX export under {engines_dir} ({exc}); pass a writable "
-                                "--engines-dir, or use --backend torch") from exc
+    art = art or _export(loaded, engines_dir, precision, log)
     log(f"backend: onnxruntime on {ort_device}, {'exported' if art.built else 'cached'} {art.path}")
     return OnnxRuntimeBackend(art.path, device=ort_device, meta=art.meta)
 
@@ -94,17 +101,13 @@ def _openvino_streams(batch_size: int) -> int | None:
 
 
 def _openvino(loaded: LoadedCheckpoint, device: str, engines_dir: Path, precision: str, batch_size: int,
-              log: Log) -> Backend:
+              log: Log, art: Artifact | None = None) -> Backend:
     from .openvino_backend import OpenVinoBackend, import_openvino
 
     _check_precision("openvino", precision)
     _openvino_device(device)
     import_openvino()  # fail with the install hint before spending time on an export
-    try:
-        art = ensure_onnx(loaded, engines_dir, precision=precision, log=log)
-    except OSError as exc:
-        raise EngineUnavailable(f"cannot write the ONNX export under {engines_dir} ({exc}); pass a writable "
-                                "--engines-dir, or use --backend torch") from exc
+    art = art or _export(loaded, engines_dir, precision, log)
     backend = OpenVinoBackend(art.path, streams=_openvino_streams(batch_size), meta=art.meta)
     log(f"backend: openvino on cpu ({backend.streams} stream(s)), {'exported' if art.built else 'cached'} {art.path}")
     return backend
@@ -186,17 +189,22 @@ def _auto(loaded: LoadedCheckpoint, device: str, engines_dir: Path, precision: s
         return TorchBackend(loaded.generator, device=dev, precision=precision)
     if precision != "fp32":
         log(f"auto: {precision} is slower than fp32 on a CPU; using fp32")
+    try:  # once, for both CPU engines
+        art = _export(loaded, engines_dir, "fp32", log)
+    except EngineUnavailable as exc:  # includes ParityError and an unwritable engines dir
+        log(f"auto: no usable ONNX export: {exc}; using torch on cpu")
+        return TorchBackend(loaded.generator, device=dev, precision=precision)
     if openvino_available():
         try:
-            return _openvino(loaded, "cpu", engines_dir, "fp32", batch_size, log)
+            return _openvino(loaded, "cpu", engines_dir, "fp32", batch_size, log, art)
         except EngineUnavailable as exc:
             log(f"auto: not using openvino: {exc}; trying onnxruntime")
     else:
         log("auto: openvino is not installed (`pip install 'attgan-batch[openvino]'` is ~1.1-1.2x faster "
             "than onnxruntime on CPUs); using onnxruntime")
     try:
-        return _onnxruntime(loaded, "cpu", engines_dir, "fp32", log)
-    except EngineUnavailable as exc:  # includes ParityError and an unwritable engines dir
+        return _onnxruntime(loaded, "cpu", engines_dir, "fp32", log, art)
+    except EngineUnavailable as exc:
         log(f"auto: not using onnxruntime: {exc}; using torch on cpu")
         return TorchBackend(loaded.generator, device=dev, precision=precision)
 
