@@ -258,6 +258,7 @@ class _Runner:
         self.concurrency = max(1, int(getattr(editor.backend, "concurrency", 1)))
         self.inference: ThreadPoolExecutor | None = None
         self.in_flight: deque[Future] = deque()
+        self.ending = False  # the manifest is read to its end: the last batches are split over the lanes
         self.lock = threading.Lock()
         self.hooks = None  # --align / --grid: per-face plans, pasted outputs, grids (attgan_batch.row_hooks)
         if options.align is not None or options.grid or options.style_sweep:
@@ -289,6 +290,7 @@ class _Runner:
                         pending.append((item, None, time.perf_counter()))
                     while len(pending) >= window:
                         self._take(pending.popleft())
+                self.ending = True
                 while pending:
                     self._take(pending.popleft())
                 self._flush()
@@ -355,15 +357,25 @@ class _Runner:
         if not self.batch:
             return
         batch, self.batch = self.batch, []
-        # numpy, not torch.stack: no intra-op threads woken on the cores the engine is using
-        x = torch.from_numpy(np.stack([(state.x if state.inputs is None else state.inputs[i]).numpy()
-                                       for state, i in batch]))
-        a, style = self.editor.inputs([state.plans[i] for state, i in batch])
         if self.inference is None:
             self.inference = ThreadPoolExecutor(self.concurrency, thread_name_prefix="attgan-generate")
-        self.in_flight.append(self.inference.submit(self._generate, batch, x, a, style))
-        while len(self.in_flight) > self.concurrency + 1:  # one more waits, ready for the first free lane
-            self.in_flight.popleft().result()
+        for part in self._lane_parts(batch):
+            # numpy, not torch.stack: no intra-op threads woken on the cores the engine is using
+            x = torch.from_numpy(np.stack([(state.x if state.inputs is None else state.inputs[i]).numpy()
+                                           for state, i in part]))
+            a, style = self.editor.inputs([state.plans[i] for state, i in part])
+            self.in_flight.append(self.inference.submit(self._generate, part, x, a, style))
+            while len(self.in_flight) > self.concurrency + 1:  # one more waits, ready for the first free lane
+                self.in_flight.popleft().result()
+
+    def _lane_parts(self, batch: list[tuple[_Row, int]]) -> list[list[tuple[_Row, int]]]:
+        """The batch as it goes to the generator: whole, except in the last rows of the manifest,
+        where it is cut into two small parts per lane. Otherwise the run ends with one lane still
+        busy on a whole batch while the others have nothing left to do."""
+        if not self.ending or self.concurrency < 2:
+            return [batch]
+        size = -(-len(batch) // (2 * self.concurrency))
+        return [batch[i:i + size] for i in range(0, len(batch), size)]
 
     def drain(self, shutdown: bool = False, raise_errors: bool = True) -> None:
         """Wait until every batch sent to the generator is done and its rows are queued for writing."""

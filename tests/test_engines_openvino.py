@@ -19,7 +19,7 @@ from attgan_batch.engines import export, select_backend  # noqa: E402
 from attgan_batch.engines.artifacts import ensure_onnx, onnx_path  # noqa: E402
 from attgan_batch.engines.gemm_layers import (GRAPH_FORM, ConvAsGemm, ConvTransposeAsGemm,  # noqa: E402
                                               with_gemm_layers)
-from attgan_batch.engines.openvino_backend import OpenVinoBackend  # noqa: E402
+from attgan_batch.engines.openvino_backend import OpenVinoBackend, tanh_as_sigmoid  # noqa: E402
 from attgan_batch.engines.sidecar import read_sidecar, sidecar_path, write_sidecar  # noqa: E402
 from attgan_batch.errors import EngineUnavailable  # noqa: E402
 from attgan_batch.model import Generator, load_checkpoint  # noqa: E402
@@ -57,6 +57,28 @@ def test_openvino_reproduces_the_reference_outputs(reference_export, reference_f
     assert info["backend"] == "openvino" and info["streams"] == 2 and info["engine"] == str(art.path)
     assert info["parity_max_abs_diff"] <= 1e-4 and info["openvino"]
     assert read_sidecar(art.path)["graph"] == GRAPH_FORM
+
+
+def test_tanh_is_rewritten_as_sigmoid_to_within_float_rounding():
+    import numpy as np
+    import openvino as ov
+    from openvino import opset13 as ops
+
+    def model(dtype):
+        x = ops.parameter([4, 4096], dtype, name="x")
+        y = ops.tanh(x)
+        y.output(0).get_tensor().set_names({"edited"})
+        return ov.Model([ops.result(y)], [x])
+
+    rewritten = tanh_as_sigmoid(model(np.float32))
+    kinds = {op.get_type_name() for op in rewritten.get_ordered_ops()}
+    assert "Tanh" not in kinds and "Sigmoid" in kinds
+    assert rewritten.outputs[0].get_names() == {"edited"}
+    x = np.concatenate([np.linspace(-30, 30, 8192), np.linspace(-1e-3, 1e-3, 8192)]).astype(np.float32)
+    compiled = ov.Core().compile_model(rewritten, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    got = compiled([x.reshape(4, 4096)])[0].ravel()
+    assert np.abs(got - np.tanh(x.astype(np.float64))).max() <= 3e-7
+    assert {op.get_type_name() for op in tanh_as_sigmoid(model(np.float16)).get_ordered_ops()} >= {"Tanh"}
 
 
 def test_concurrent_calls_each_get_their_own_answer(reference_export):

@@ -24,6 +24,7 @@ class Lanes(TorchBackend):
         self.concurrency = concurrency
         self.fail_call = fail_call
         self.calls = 0
+        self.sizes: list[int] = []
         self.active = 0
         self.most_active = 0
         self.lock = threading.Lock()
@@ -32,6 +33,7 @@ class Lanes(TorchBackend):
     def infer(self, images, attrs, style=None):
         with self.lock:
             self.calls += 1
+            self.sizes.append(len(images))
             call = self.calls
             self.active += 1
             self.most_active = max(self.most_active, self.active)
@@ -46,11 +48,11 @@ class Lanes(TorchBackend):
                 self.active -= 1
 
 
-def _manifest(folder, rows=9):
+def _manifest(folder, rows=9, grid_row=4):
     lines = ["id,image,source,edit"]
     for i in range(rows):
         write_image(folder / f"i{i}.png", seed=i)
-        lines.append(f"r{i},i{i}.png,\"{SOURCE_13}\",{'flip-each' if i == 4 else 'Blond_Hair=1;Male=1'}")
+        lines.append(f"r{i},i{i}.png,\"{SOURCE_13}\",{'flip-each' if i == grid_row else 'Blond_Hair=1;Male=1'}")
     (folder / "m.csv").write_text("\n".join(lines) + "\n")
     return folder / "m.csv"
 
@@ -80,7 +82,7 @@ def test_two_lanes_write_exactly_what_one_lane_writes(tmp_path, tiny_checkpoint)
 
 
 def test_a_failing_batch_fails_only_its_rows(tmp_path, tiny_checkpoint):
-    manifest = _manifest(tmp_path)
+    manifest = _manifest(tmp_path, rows=12)  # r0-r3 go as one batch before the manifest's end
     backend = Lanes(load_checkpoint(tiny_checkpoint).generator, 2, fail_call=1)
     summary = _run(manifest, tmp_path / "out", tiny_checkpoint, backend)
     report = _report(tmp_path / "out")
@@ -88,5 +90,20 @@ def test_a_failing_batch_fails_only_its_rows(tmp_path, tiny_checkpoint):
     assert failed == {"r0", "r1", "r2", "r3"}, "the first batch of four rows"
     assert all("generator failed on this batch: RuntimeError: simulated engine fault" in report[k]["error"]
                for k in failed)
-    assert summary.ok == 5 and summary.exit_code == 1
+    assert summary.ok == 8 and summary.exit_code == 1
     assert all((tmp_path / "out" / report[k]["output"]).is_file() for k in report if k not in failed)
+
+
+def test_the_last_rows_are_cut_into_small_parts_for_the_lanes(tmp_path, tiny_checkpoint):
+    """With 20 rows, batch 4 and a window of 8 rows, 12 rows go as whole batches before the
+    manifest is read to its end; the last 8 go in parts of one (4 / two parts per lane), so no
+    lane is left finishing a whole batch alone. One lane keeps whole batches to the end."""
+    manifest = _manifest(tmp_path, rows=20, grid_row=None)
+    parallel = Lanes(load_checkpoint(tiny_checkpoint).generator, 2)
+    serial = Lanes(load_checkpoint(tiny_checkpoint).generator, 1)
+    assert _run(manifest, tmp_path / "two", tiny_checkpoint, parallel).ok == 20
+    assert _run(manifest, tmp_path / "one", tiny_checkpoint, serial).ok == 20
+    assert sorted(parallel.sizes) == [1] * 8 + [4] * 3
+    assert serial.sizes == [4] * 5
+    for row in _report(tmp_path / "one").values():
+        assert (tmp_path / "one" / row["output"]).read_bytes() == (tmp_path / "two" / row["output"]).read_bytes()

@@ -48,6 +48,28 @@ def compile_config(threads: int, streams: int | None) -> dict[str, str]:
     return config
 
 
+def tanh_as_sigmoid(model: Any) -> Any:
+    """``model`` with each f32 Tanh written as 2*sigmoid(2x) - 1 (equal to within 2.4e-7).
+
+    Why: OpenVINO's CPU Tanh runs on the generator's 3-channel output in a channel-last layout
+    at ~3x the cost of its Sigmoid there (15-18 ms vs 5-7 ms per batch of 8 in its per-layer
+    profile, ~2% of the whole generator); the multiplies fold into neighbouring ops. Only this
+    engine's in-memory graph changes: the ONNX file, which ONNX Runtime and TensorRT read as it is
+    (ONNX Runtime measured 3.5% slower with the rewrite), keeps its Tanh.
+    """
+    from openvino import opset13 as ops
+
+    for node in model.get_ordered_ops():
+        if node.get_type_name() != "Tanh" or node.get_output_element_type(0).get_type_name() != "f32":
+            continue
+        x = node.input_value(0)
+        two, one = ops.constant(np.float32(2.0)), ops.constant(np.float32(1.0))
+        y = ops.subtract(ops.multiply(ops.sigmoid(ops.multiply(x, two)), two), one)
+        y.output(0).get_tensor().set_names(node.output(0).get_names())
+        node.output(0).replace(y.output(0))
+    return model
+
+
 class OpenVinoBackend:
     """One compiled model, one infer request per stream.
 
@@ -67,7 +89,7 @@ class OpenVinoBackend:
         self.version = ov.get_version()
         core = ov.Core()
         try:
-            model = core.read_model(str(self.path))
+            model = tanh_as_sigmoid(core.read_model(str(self.path)))
             self.compiled = core.compile_model(model, "CPU", compile_config(self.threads, streams))
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses with its own text
             raise EngineUnavailable(
