@@ -129,10 +129,12 @@ def _flat(value: Any) -> Any:
 
 
 def remove_stale_temp_files(out_dir: Path) -> int:
-    """Delete temp files a killed run left behind (only call while holding the run lock)."""
+    """Delete temp files a killed run left behind (only call while holding the run lock): in the
+    outputs and among the report's thumbnails; the rest of the state folder (locks) is left alone."""
     removed = 0
     for tmp in out_dir.rglob(".*.tmp"):
-        if tmp.is_file() and STATE_DIR not in tmp.relative_to(out_dir).parts[:-1]:
+        folders = tmp.relative_to(out_dir).parts[:-1]
+        if tmp.is_file() and (STATE_DIR not in folders or folders == (STATE_DIR, "thumbs")):
             tmp.unlink(missing_ok=True)
             removed += 1
     return removed

@@ -168,3 +168,18 @@ def test_disk_full_on_a_real_tiny_tmpfs(tmp_path, tiny_checkpoint):
         assert not [p for p in out.rglob("*.tmp")]
     finally:
         subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_stale_temp_files_of_outputs_and_thumbnails_are_removed_and_other_state_is_kept(tmp_path):
+    """A kill can land in an output's or a thumbnail's write; the next run removes both leftovers."""
+    from attgan_batch.report import remove_stale_temp_files, state_dir
+    from attgan_batch.thumbnails import thumbs_dir
+
+    out = tmp_path / "out"
+    leftovers = [out / "sub" / ".a.png.41.tmp", thumbs_dir(out) / ".5add580d70a0221cde99.out.jpg.41.tmp"]
+    kept = [state_dir(out) / ".lock.41.tmp", out / "sub" / "b.png", thumbs_dir(out) / "5add580d70a0221cde99.out.jpg"]
+    for path in leftovers + kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    assert remove_stale_temp_files(out) == 2
+    assert not any(p.exists() for p in leftovers) and all(p.exists() for p in kept)
