@@ -4,8 +4,8 @@ Work overlaps in three places: a thread pool decodes and preprocesses upcoming r
 runs batches in its own thread(s) (one per lane the backend offers: OpenVINO streams; the last
 rows go in smaller parts so the lanes finish together), and a writer thread encodes and saves
 finished outputs. Rows are read in chunks and at most ``window`` of them are in flight, so memory
-does not grow with the manifest. Each finished row goes to the journal at once (see :mod:`attgan_batch.report`),
-which is what makes reruns resume and reports survive crashes.
+does not grow with the manifest. Each finished row goes to the journal at once (see
+:mod:`attgan_batch.report`), which is what makes reruns resume and reports survive crashes.
 """
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ REPORT_COLUMNS = [
     "target", "applied", "style", "edited", "conflicts", "seconds", "note",
 ]
 STATE_DIR = ".attgan-batch"
+THUMBS_DIR = "thumbs"  # report.html's thumbnails, inside STATE_DIR (attgan_batch.thumbnails)
 
 
 def state_dir(out_dir: Path) -> Path:
@@ -134,7 +135,7 @@ def remove_stale_temp_files(out_dir: Path) -> int:
     removed = 0
     for tmp in out_dir.rglob(".*.tmp"):
         folders = tmp.relative_to(out_dir).parts[:-1]
-        if tmp.is_file() and (STATE_DIR not in folders or folders == (STATE_DIR, "thumbs")):
+        if tmp.is_file() and (STATE_DIR not in folders or folders == (STATE_DIR, THUMBS_DIR)):
             tmp.unlink(missing_ok=True)
             removed += 1
     return removed

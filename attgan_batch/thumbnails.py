@@ -17,7 +17,7 @@ import torch
 from PIL import Image, ImageOps
 
 from .data.images import load_rgb
-from .report import state_dir
+from .report import THUMBS_DIR, state_dir
 
 THUMB_SIDE = 96          # longest side of an input/output thumbnail
 GRID_THUMB_WIDTH = 768   # a flip-each grid keeps its height of THUMB_SIDE up to this width
@@ -25,7 +25,7 @@ JPEG_QUALITY = 80
 
 
 def thumbs_dir(out_dir: Path) -> Path:
-    return state_dir(out_dir) / "thumbs"
+    return state_dir(out_dir) / THUMBS_DIR
 
 
 def thumb_path(out_dir: Path, row_id: str, kind: str) -> Path:
