@@ -17,7 +17,7 @@ pytest.importorskip("openvino", reason="the [openvino] extra is not installed")
 from attgan_batch.cli import main  # noqa: E402
 from attgan_batch.engines import export, select_backend  # noqa: E402
 from attgan_batch.engines.artifacts import ensure_onnx, onnx_path  # noqa: E402
-from attgan_batch.engines.gemm_layers import (GRAPH_FORM, ConvAsGemm, ConvTransposeAsGemm,  # noqa: E402
+from attgan_batch.engines.gemm_layers import (GRAPH_FORM, ConvAsGemm, ConvTransposeWinograd,  # noqa: E402
                                               with_gemm_layers)
 from attgan_batch.engines.openvino_backend import OpenVinoBackend, tanh_as_sigmoid  # noqa: E402
 from attgan_batch.engines.sidecar import read_sidecar, sidecar_path, write_sidecar  # noqa: E402
@@ -102,7 +102,8 @@ def test_concurrent_calls_each_get_their_own_answer(reference_export):
         assert torch.equal(results[i], want), f"batch {i} got another call's output"
 
 
-@pytest.mark.parametrize("img_size, convs, deconvs", [(128, [4], [0, 1]), (64, [3, 4], [0, 1, 2]), (384, [], [])])
+@pytest.mark.parametrize("img_size, convs, deconvs", [(128, [4], [0, 1]), (64, [3, 4], [0, 1, 2]), (384, [], []),
+                                                      (32, [2, 3, 4], [1, 2, 3])])  # a 1x1 input has no 2x2 tile
 def test_gemm_forms_replace_only_small_spatial_layers_and_match_exactly(img_size, convs, deconvs):
     torch.manual_seed(0)
     generator = Generator(enc_dim=8, dec_dim=8, inject_layers=1, shortcut_layers=2).eval()
@@ -112,11 +113,25 @@ def test_gemm_forms_replace_only_small_spatial_layers_and_match_exactly(img_size
             m.running_var.uniform_(0.5, 1.5)
     rewritten = with_gemm_layers(generator, img_size)
     assert [i for i, b in enumerate(rewritten.enc_layers) if isinstance(b.layers[0], ConvAsGemm)] == convs
-    assert [i for i, b in enumerate(rewritten.dec_layers) if isinstance(b.layers[0], ConvTransposeAsGemm)] == deconvs
-    assert not any(isinstance(m, (ConvAsGemm, ConvTransposeAsGemm)) for m in generator.modules()), "original untouched"
+    assert [i for i, b in enumerate(rewritten.dec_layers) if isinstance(b.layers[0], ConvTransposeWinograd)] == deconvs
+    assert not any(isinstance(m, (ConvAsGemm, ConvTransposeWinograd)) for m in generator.modules()), "original untouched"
     x, a = torch.rand(2, 3, img_size, img_size) * 2 - 1, torch.rand(2, 13) - 0.5
     with torch.inference_mode():
         assert (rewritten(x, a) - generator(x, a)).abs().max().item() < 1e-5
+
+
+@pytest.mark.parametrize("cin, cout, side, bias", [(7, 5, 2, True), (33, 16, 4, False), (64, 24, 8, True)])
+def test_winograd_transposed_convolution_is_as_accurate_as_torchs_own(cin, cout, side, bias):
+    torch.manual_seed(cin)
+    deconv = torch.nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=bias).eval()
+    x = torch.randn(3, cin, side, side)
+    with torch.inference_mode():
+        exact = torch.nn.functional.conv_transpose2d(x.double(), deconv.weight.double(),
+                                                     None if deconv.bias is None else deconv.bias.double(), 2, 1)
+        torch_error = (deconv(x) - exact).abs().max().item()
+        winograd_error = (ConvTransposeWinograd(deconv)(x) - exact).abs().max().item()
+    assert exact.shape == (3, cout, 2 * side, 2 * side)
+    assert winograd_error < 3 * torch_error + 1e-6, (winograd_error, torch_error)
 
 
 def test_cached_export_of_an_older_graph_form_is_exported_again(tiny_export, tmp_path):

@@ -2,13 +2,16 @@
 
 Why: the layers next to the bottleneck hold most of the weights (the first decoder layer alone has
 17M) but see tiny feature maps (4x4, 8x8 at 128 px). Convolution kernels tile those maps poorly;
-written as one matrix multiply over every pixel of the batch they run at full GEMM speed. Measured
-with `benchmarks/backends.py`: OpenVINO 1.06x and ONNX Runtime 1.12x faster on the whole
-generator; the outputs match the PyTorch layers to ~2e-7 (the export's parity check proves it on
-every export). The PyTorch model itself is never changed: checkpoints load into the reference layout.
+written as matrix multiplies over every pixel of the batch they run at full GEMM speed. The
+transposed convolutions there also take Winograd's form, which cuts their multiplies to 9/16.
+Measured with `benchmarks/backends.py` and `benchmarks/graph_forms.py`: the GEMM forms made OpenVINO
+1.06x and ONNX Runtime 1.12x faster on the whole generator, Winograd OpenVINO another ~1.1x (ONNX
+Runtime unchanged). The outputs match the PyTorch layers to ~3e-7 (the export's parity check proves
+it on every export). The PyTorch model itself is never changed: checkpoints load into the
+reference layout.
 
 Which layers: 4x4 stride-2 pad-1 convolutions whose *output* is at most 4x4, and transposed
-convolutions whose *input* is at most 8x8 (larger ones were measured slower as GEMMs).
+convolutions whose *input* is at most 8x8 and even (larger ones were measured slower in these forms).
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-GRAPH_FORM = "gemm-small-spatial-1"  # recorded in each ONNX sidecar; an older form is re-exported
+GRAPH_FORM = "gemm-winograd-small-spatial-2"  # recorded in each ONNX sidecar; an older form is re-exported
 MAX_CONV_OUTPUT_SIDE = 4
 MAX_DECONV_INPUT_SIDE = 8
 
@@ -50,61 +53,83 @@ class ConvAsGemm(nn.Module):
         return y.reshape(n, oh, ow, -1).permute(0, 3, 1, 2)
 
 
-# Transposed conv, k=4 s=2 p=1: output row 2m gets tap ky=1 from input row m and ky=3 from row m-1;
-# row 2m+1 gets ky=2 from row m and ky=0 from row m+1 (the same for columns).
-_TAPS = {0: ((1, 0), (3, 1)), 1: ((2, 0), (0, -1))}  # output parity -> ((kernel index, input shift), ...)
+# Transposed conv, k=4 s=2 p=1, one dimension: output 2m+p (parity p) is a 2-tap filter over input
+# m-1+p, m+p; its kernel taps are (3, 1) for p=0 and (2, 0) for p=1.
+_PARITY_TAPS = {0: (3, 1), 1: (2, 0)}
+# Winograd F(2,2): two outputs of a 2-tap filter g over inputs d0..d2 with three multiplies,
+# y = A [(B d) * (G g)]; every entry is 0 or +-1, so the transforms only add and subtract (no scaling
+# that would cost precision, unlike larger Winograd tiles).
+_B = ((1, -1, 0), (0, 1, 0), (0, -1, 1))
+_G = ((1, 0), (1, 1), (0, 1))
+_A = ((1, 1, 0), (0, 1, 1))
 
 
-def _shift(t: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """t (n, h, w, c) moved by dy rows / dx columns (+1: take the previous one), zero filled."""
-    if dy == 1:
-        t = F.pad(t[:, :-1], (0, 0, 0, 0, 1, 0))
-    elif dy == -1:
-        t = F.pad(t[:, 1:], (0, 0, 0, 0, 0, 1))
-    if dx == 1:
-        t = F.pad(t[:, :, :-1], (0, 0, 1, 0))
-    elif dx == -1:
-        t = F.pad(t[:, :, 1:], (0, 0, 0, 1))
-    return t
+def _winograd_1d() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(B 6x4, G 6x4, A 4x6) for one tile: padded input rows 2t..2t+3 -> output rows 4t..4t+3.
+
+    Parity p takes input rows 2t+p..2t+p+2 and gives outputs 4t+p and 4t+2+p; its three
+    transformed values are rows 3p..3p+2.
+    """
+    b, g, a = (torch.zeros(shape, dtype=torch.float64) for shape in ((6, 4), (6, 4), (4, 6)))
+    for p in (0, 1):
+        for r in range(3):
+            b[3 * p + r, p:p + 3] = torch.tensor(_B[r], dtype=torch.float64)
+            for k in range(2):
+                g[3 * p + r, _PARITY_TAPS[p][k]] += _G[r][k]
+        for o in range(2):
+            a[2 * o + p, 3 * p:3 * p + 3] = torch.tensor(_A[o], dtype=torch.float64)
+    return b, g, a
 
 
-class ConvTransposeAsGemm(nn.Module):
-    """ConvTranspose2d(k=4, s=2, p=1) as one matrix multiply and a col2im made of shifted adds."""
+class ConvTransposeWinograd(nn.Module):
+    """ConvTranspose2d(k=4, s=2, p=1) as Winograd F(2x2, 2x2) on each of its four output parities.
+
+    Each parity is a 2x2 convolution, 16 multiplies per 2x2 outputs done directly, 9 with Winograd:
+    the matrix multiplies shrink to 9/16. Per tile of 4x4 outputs: 16 input taps -> 36 transformed
+    values (one small matrix multiply), 36 GEMMs over every tile of the batch (channels in, channels
+    out), 36 -> 16 outputs (another small one). Weights are transformed once, in float64.
+    """
 
     def __init__(self, deconv: nn.ConvTranspose2d):
         super().__init__()
+        b, g, a = _winograd_1d()
         w = deconv.weight.detach()  # (in, out, 4, 4)
         self.out_channels = w.shape[1]
-        self.register_buffer("weight", w.permute(0, 2, 3, 1).reshape(w.shape[0], -1).contiguous())  # (in, 16*out)
+        u = torch.einsum("ik,jl,cokl->ijco", g, g, w.double()).reshape(36, w.shape[0], w.shape[1])
+        self.register_buffer("weight", u.to(w.dtype).contiguous())  # (36, in, out)
+        self.register_buffer("input_transform", torch.kron(b, b).to(w.dtype))  # (36, 16 taps)
+        self.register_buffer("output_transform", torch.kron(a, a).to(w.dtype))  # (16 outputs, 36)
         self.register_buffer("bias", None if deconv.bias is None else deconv.bias.detach().clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
-        co = self.out_channels
-        cols = (x.permute(0, 2, 3, 1).reshape(n * h * w, c) @ self.weight).reshape(n, h, w, 4, 4, co)
-        phases = []
-        for py in (0, 1):
-            for px in (0, 1):
-                parts = [_shift(cols[:, :, :, ky, kx, :], dy, dx) for ky, dy in _TAPS[py] for kx, dx in _TAPS[px]]
-                phases.append(parts[0] + parts[1] + parts[2] + parts[3])
-        y = torch.stack(phases, 3).reshape(n, h, w, 2, 2, co).permute(0, 5, 1, 3, 2, 4).reshape(n, co, 2 * h, 2 * w)
+        th, tw, co = h // 2, w // 2, self.out_channels
+        xp = F.pad(x, (1, 1, 1, 1)).permute(0, 2, 3, 1).reshape(n, th + 1, 2, tw + 1, 2, c)
+        taps = [xp[:, j // 2:j // 2 + th, j % 2, k // 2:k // 2 + tw, k % 2] for j in range(4) for k in range(4)]
+        v = (self.input_transform @ torch.stack(taps).reshape(16, -1)).reshape(36, n * th * tw, c)
+        m = torch.stack([v[i] @ self.weight[i] for i in range(36)])  # 36 plain GEMMs: the fastest form measured
+        y = (self.output_transform @ m.reshape(36, -1)).reshape(4, 4, n, th, tw, co)
+        y = y.permute(2, 5, 3, 0, 4, 1).reshape(n, co, 2 * h, 2 * w)
         if self.bias is not None:
             y = y + self.bias[None, :, None, None]
         return y
 
 
-def with_gemm_layers(generator: nn.Module, img_size: int) -> nn.Module:
-    """A copy of ``generator`` whose small-spatial (de)convolutions are their GEMM forms."""
+def with_gemm_layers(generator: nn.Module, img_size: int, *, max_conv_side: int = MAX_CONV_OUTPUT_SIDE,
+                     max_deconv_side: int = MAX_DECONV_INPUT_SIDE) -> nn.Module:
+    """A copy of ``generator`` whose small-spatial (de)convolutions are their GEMM forms.
+
+    The limits are parameters only so that `benchmarks/graph_forms.py` can compare other choices."""
     model = copy.deepcopy(generator)
     side = img_size
     for block in model.enc_layers:
         conv = block.layers[0]
         side //= 2
-        if isinstance(conv, nn.Conv2d) and _is_k4s2p1(conv) and side <= MAX_CONV_OUTPUT_SIDE:
+        if isinstance(conv, nn.Conv2d) and _is_k4s2p1(conv) and side <= max_conv_side:
             block.layers[0] = ConvAsGemm(conv)
     for block in model.dec_layers:
         deconv = block.layers[0]
-        if isinstance(deconv, nn.ConvTranspose2d) and _is_k4s2p1(deconv) and side <= MAX_DECONV_INPUT_SIDE:
-            block.layers[0] = ConvTransposeAsGemm(deconv)
+        if isinstance(deconv, nn.ConvTranspose2d) and _is_k4s2p1(deconv) and side <= max_deconv_side and side % 2 == 0:
+            block.layers[0] = ConvTransposeWinograd(deconv)
         side *= 2
     return model
