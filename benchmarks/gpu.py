@@ -27,14 +27,13 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import default_checkpoint, face_images, manifest  # noqa: E402
+from _common import default_checkpoint, face_images, interleaved_times, manifest  # noqa: E402
 
 from attgan_batch.editor import Editor  # noqa: E402
 from attgan_batch.engines import TorchBackend  # noqa: E402
@@ -42,24 +41,6 @@ from attgan_batch.model import AttGANSettings, Generator, load_checkpoint  # noq
 from attgan_batch.pipeline import RunOptions, run_manifest  # noqa: E402
 
 PRECISIONS = ("fp32", "fp16")
-
-
-def synced_times(fns: dict[str, Callable[[], object]], repeats: int, device: torch.device) -> dict[str, list[float]]:
-    """Seconds per call, contenders alternating, after two warm-up calls each (cuDNN autotuning)."""
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-    for fn in fns.values():
-        fn(), fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            sync()
-            start = time.perf_counter()
-            fn()
-            sync()
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def measure_generators(device: torch.device, sizes: list[int], batches: list[int], repeats: int) -> list[dict[str, Any]]:
@@ -71,7 +52,8 @@ def measure_generators(device: torch.device, sizes: list[int], batches: list[int
         for batch in batches:
             x = torch.rand(batch, 3, size, size) * 2 - 1
             a = (torch.rand(batch, generator.n_attrs) > 0.5).float() - 0.5
-            times = synced_times({p: (lambda b=b: b.infer(x, a)) for p, b in backends.items()}, repeats, device)
+            # infer returns CPU tensors, so each timed call ends when the GPU's work is done
+            times = interleaved_times({p: (lambda b=b: b.infer(x, a)) for p, b in backends.items()}, repeats)
             row = {"img_size": size, "batch": batch}
             for p, ts in times.items():
                 row[f"{p}_images_per_second"] = batch / statistics.median(ts)
@@ -96,7 +78,7 @@ def measure_pipeline(device: torch.device, work: Path, images: int, batch: int, 
     editors = {p: Editor(loaded, TorchBackend(copy.deepcopy(loaded.generator), device=device, precision=p))
                for p in PRECISIONS}
     fns = {p: (lambda p=p: run_manifest(path, options[p], editor=editors[p])) for p in PRECISIONS}
-    times = synced_times(fns, rounds, device)
+    times = interleaved_times(fns, rounds)
     result = {"images": images, "batch": batch, "rounds": rounds,
               "images_per_second": {p: images / statistics.median(ts) for p, ts in times.items()},
               "fp16_vs_fp32": statistics.median(f / h for f, h in zip(times["fp32"], times["fp16"]))}
