@@ -437,7 +437,9 @@ def generate_dataset(
             if progress:
                 progress(1)
     else:
-        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        # not "fork": a forked worker inherits whatever lock another thread of this process held
+        # (torch, OpenVINO, a test runner's threads) and can wait on it forever
+        ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
         with ctx.Pool(workers) as pool:
             for result in pool.imap_unordered(_render_one, jobs, chunksize=max(1, min(32, n // (workers * 8)))):
                 results.append(result)
