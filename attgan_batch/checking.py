@@ -12,6 +12,7 @@ from .errors import RowError
 from .manifest import ManifestReader, RowFailure
 from .model import load_checkpoint
 from .model.checkpoint import read_weights
+from .pipeline.rows import needs_prediction, plan_edits
 
 
 @dataclass
@@ -49,14 +50,14 @@ def check_manifest(manifest: str | Path, checkpoint: str | Path | None = None, *
                 if not item.image.is_file():
                     raise RowError(f"image not found: {item.image}")
                 details = []
-            if item.source is None and item.target is None:
+            if needs_prediction(item):
                 if not has_d:
                     raise RowError("no source attributes and the checkpoint has no discriminator to predict "
                                    "them; add a 'source' column")
+                editor.style_vector(item.style)  # a style column on a plain model fails here as in run
                 details.append("source will be predicted by D's classifier")
             else:
-                plans = editor.plans(edit=item.edit, target=item.target, source=item.source,
-                                     intensity=item.intensity)
+                plans = plan_edits(editor, item, item.source)
                 if len(plans) > 1:
                     details.append(f"grid of {len(plans)} images")
                 else:

@@ -11,7 +11,7 @@ import importlib.util
 
 import click
 
-from .. import __version__
+from ..version import __version__
 
 # command name -> (module under attgan_batch.cli, attribute, one-line help for the listing)
 COMMANDS: dict[str, tuple[str, str, str]] = {

@@ -9,7 +9,7 @@ import click
 
 
 def _face(ctx, param, value):
-    from ..align.photo import parse_face
+    from ..align.options import parse_face
 
     try:
         return parse_face(value)
@@ -47,9 +47,10 @@ def photo_options(command):
     return command
 
 
-def photo_run_options(photo: dict[str, Any]) -> dict[str, Any]:
-    """RunOptions fields from the parsed options; --face/--margin/--no-paste need --align."""
-    from ..align import AlignOptions
+def photo_run_options(photo: dict[str, Any]):
+    """(PhotoOptions, OutputOptions fields, classifier) from the parsed options; --face/--margin/
+    --no-paste need --align."""
+    from ..align.options import AlignOptions
 
     if not photo.get("align"):
         given = [name for name, flag, default in (("--face", "face", "largest"), ("--margin", "margin", 0.0),
@@ -59,5 +60,4 @@ def photo_run_options(photo: dict[str, Any]) -> dict[str, Any]:
             raise click.UsageError(f"{', '.join(given)} only apply with --align")
     align = (AlignOptions(face=photo["face"], margin=photo["margin"], paste=not photo["no_paste"])
              if photo.get("align") else None)
-    return {"align": align, "grid": bool(photo.get("grid")), "classifier": photo.get("classifier"),
-            "style_sweep": photo.get("style_sweep")}  # the pipeline turns the grid on for a sweep
+    return align, {"grid": bool(photo.get("grid")), "style_sweep": photo.get("style_sweep")}, photo.get("classifier")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
 
 from ._common import checkpoint_option, fail, stderr_console
@@ -61,26 +62,33 @@ def run_command(manifest, out_dir, checkpoint, batch_size, device, backend, engi
 
     \b
     Rows that fail (missing or corrupt image, bad vector, unknown attribute...) are reported with
-    the reason; the others proceed. Rerunning the same command resumes: finished rows are kept.
+    the reason; the others proceed. Rerunning the same command resumes: rows whose image, edit
+    columns, output name, checkpoint and pixel options are unchanged are kept; the others are redone.
     \b
     Exit codes: 0 all rows ok, 1 some rows failed (or --max-failures hit), 2 usage or setup
-    error, 130 interrupted (Ctrl-C; in-flight rows are finished and the report is written).
+    error, 130 interrupted by Ctrl-C, 143 stopped by SIGTERM (in both cases in-flight rows are
+    finished and the report is written).
     \b
     Example:
       attgan-batch run manifests/demo.csv --out edited/ --batch-size 32
     """
     from ..errors import AttGANBatchError
-    from ..pipeline import RunOptions, run_manifest
+    from ..pipeline import (EditOptions, EngineOptions, OutputOptions, PhotoOptions, RunOptions, StopRequest,
+                            run_manifest)
 
     console = stderr_console()
-    options = RunOptions(out_dir=out_dir, checkpoint=checkpoint, batch_size=batch_size, device=device,
-                         workers=workers, fmt=fmt, max_failures=max_failures, conflicts=conflicts, rules=rules,
-                         crop=crop, backend=backend, engine=engine, engines_dir=engines_dir,
-                         precision=precision, compile=compile_, force=force, **photo_run_options(photo),
-                         **scale_run_options(photo),
-                         log=(lambda message: None) if quiet else (lambda message: console.print(f"[dim]{message}")))
-    stop = threading.Event()
-    previous = _install_sigint(stop, console)
+    align, output, classifier = photo_run_options(photo)
+    options = RunOptions(
+        out_dir=out_dir, checkpoint=checkpoint, workers=workers, max_failures=max_failures, force=force,
+        engine=EngineOptions(backend=backend, device=device, precision=precision, batch_size=batch_size,
+                             engine=engine, engines_dir=engines_dir, compile=compile_),
+        edit=EditOptions(conflicts=conflicts, rules=rules, crop=crop, classifier=classifier),
+        output=OutputOptions(fmt=fmt, **output),
+        photo=PhotoOptions(align=align),
+        scale=scale_run_options(photo),
+        log=(lambda message: None) if quiet else (lambda message: console.print(f"[dim]{message}")))
+    stop = StopRequest()
+    previous = _install_stop_signals(stop, console)
     progress = Progress(TextColumn("[bold]editing"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[rate]} rows/s"), TextColumn("[red]{task.fields[failed]} failed"),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=quiet, transient=False)
@@ -100,28 +108,40 @@ def run_command(manifest, out_dir, checkpoint, batch_size, device, backend, engi
         with progress:
             summary = run_manifest(manifest, options, stop=stop, on_progress=on_progress, on_start=on_start)
     except AttGANBatchError as exc:
-        from rich.markup import escape  # messages hold brackets, e.g. pip install 'attgan-batch[ray]'
-        fail(escape(str(exc)))
+        fail(escape(str(exc)))  # messages hold brackets, e.g. pip install 'attgan-batch[ray]'
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if not quiet:
         _print_summary(console, summary)
+    elif summary.warnings or summary.aborted:  # e.g. where the report went when --out was not writable
+        for warning in summary.warnings:
+            console.print(f"[yellow]warning:[/] {escape(warning)}")
+        if summary.aborted:
+            console.print(f"[red]stopped:[/] {escape(summary.aborted)}")
     raise SystemExit(summary.exit_code)
 
 
-def _install_sigint(stop: threading.Event, console):
-    """First Ctrl-C: finish in-flight rows, write the report, exit 130. Second: abort at once."""
+def _install_stop_signals(stop, console) -> dict:
+    """Ctrl-C (SIGINT) or SIGTERM (what CI sends on cancel or timeout): finish in-flight rows, write
+    the report, exit 130 or 143. A second signal aborts at once."""
+    codes = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
     def handler(signum, frame):
         if stop.is_set():
             raise KeyboardInterrupt
-        stop.set()
-        console.print("[yellow]interrupted: finishing in-flight rows and writing the report "
+        stop.request(codes.get(signum, 130))
+        name = "interrupted" if signum == signal.SIGINT else "terminated (SIGTERM)"
+        console.print(f"[yellow]{name}: finishing in-flight rows and writing the report "
                       "(Ctrl-C again to abort)[/]")
 
-    try:
-        return signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread (e.g. called from a library); no handler
-        return signal.getsignal(signal.SIGINT)
+    previous = {}
+    for signum in codes:
+        try:
+            previous[signum] = signal.signal(signum, handler)
+        except ValueError:  # not the main thread (e.g. called from a library); no handler
+            pass
+    return previous
 
 
 def _print_summary(console, summary) -> None:

@@ -24,11 +24,9 @@ from torch import nn
 
 from ..errors import EngineUnavailable
 from .gemm_layers import with_gemm_layers
+from .graph_io import INPUT_NAMES, OUTPUT_NAME, STYLE_INPUT  # noqa: F401 - re-exported
 
 OPSET = 18
-INPUT_NAMES = ("image", "attributes")
-STYLE_INPUT = "style"  # a third input, only in graphs of style models (trained with --style)
-OUTPUT_NAME = "edited"
 PRECISIONS = ("fp32", "fp16")
 # max |ONNX - PyTorch fp32| on [-1, 1] outputs; one 8-bit level is 2/255 ~ 7.8e-3
 TOLERANCE = {"fp32": 1e-4, "fp16": 5e-3}
