@@ -35,6 +35,12 @@ def temp_name() -> str:
     return f".agb-{_HOST}-{os.getpid()}-{next(_COUNTER):x}.tmp"
 
 
+def temp_beside(path: str | Path) -> Path:
+    """A fresh temp path in ``path``'s folder, for writers that need a file name (exporters, builders);
+    rename it over ``path`` when complete (``os.replace``), remove it on failure."""
+    return Path(path).parent / temp_name()
+
+
 def temp_owner(name: str) -> tuple[str, int] | None:
     """(host tag, pid) of a temp file this tool made, or None for any other name."""
     match = _TEMP.match(name)

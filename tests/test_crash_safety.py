@@ -190,3 +190,51 @@ def test_stale_temp_files_of_outputs_and_thumbnails_are_removed_and_other_state_
         path.write_bytes(b"x")
     assert atomic.remove_orphan_temps(out) == 2
     assert not any(p.exists() for p in leftovers) and all(p.exists() for p in kept)
+
+
+def test_a_report_that_cannot_go_into_out_goes_elsewhere_and_quiet_still_says_where(tmp_path, tiny_checkpoint):
+    """report.csv cannot be written into --out (here a folder stands where the file goes): the
+    report goes to a temp folder, the run exits 1, and even with -q stderr names that folder."""
+    manifest, out = _manifest(tmp_path, 6), tmp_path / "out"
+    (out / "report.csv").mkdir(parents=True)
+    result = subprocess.run([sys.executable, "-m", "attgan_batch", "run", str(manifest), "--out", str(out),
+                             "-c", str(tiny_checkpoint), "--backend", "torch", "-q"], capture_output=True, text=True)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "wrote it to" in result.stderr, result.stderr
+    fallback = Path(result.stderr.split("wrote it to ")[1].split()[0])
+    with open(fallback / "report.csv", newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == 6
+    assert not (out / ".attgan-batch" / "lock").exists()
+
+
+def _immutable(*folders: Path, on: bool = True) -> bool:
+    """chattr +i: not even root may add or remove entries (a truly read-only folder); False when
+    the file system or the container does not allow it."""
+    flag = "+i" if on else "-i"
+    return all(subprocess.run(["chattr", flag, str(f)], capture_output=True).returncode == 0 for f in folders)
+
+
+def test_out_made_read_only_mid_run_reports_elsewhere_and_says_so_even_quiet(tmp_path, slow_checkpoint):
+    """Rows fail with the file system's reason, the report goes to a temp folder, the lock that cannot
+    be removed is a warning, and stderr names where the report went (with -q too): no traceback."""
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    if not _immutable(probe) or not _immutable(probe, on=False):
+        pytest.skip("chattr +i is not allowed here (needs root and CAP_LINUX_IMMUTABLE)")
+    manifest, out = _manifest(tmp_path, 120), tmp_path / "out"
+    proc = _start(manifest, out, slow_checkpoint)
+    try:
+        _wait_for_rows(proc, out, 4)
+        assert _immutable(out, out / ".attgan-batch")
+        _, err = proc.communicate(timeout=300)
+    finally:
+        _immutable(out, out / ".attgan-batch", on=False)
+    assert proc.returncode == 1 and "Traceback" not in err, err
+    assert "wrote it to" in err and "could not remove the lock" in err, err
+    fallback = Path(err.split("wrote it to ")[1].split()[0])
+    with open(fallback / "report.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 120
+    assert any("Operation not permitted" in r["error"] for r in rows if r["status"] == "failed")
+
+

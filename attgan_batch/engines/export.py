@@ -22,6 +22,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from ..atomic import temp_beside
 from ..errors import EngineUnavailable
 from .gemm_layers import with_gemm_layers
 from .graph_io import INPUT_NAMES, OUTPUT_NAME, STYLE_INPUT  # noqa: F401 - re-exported
@@ -163,7 +164,7 @@ def export_onnx(generator: nn.Module, path: str | Path, *, img_size: int, n_attr
     path.parent.mkdir(parents=True, exist_ok=True)
     model = export_model(generator, precision, img_size)
     example = parity_inputs(img_size, n_attrs, batch=2, seed=1, n_style=n_style)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_beside(path)
     notes: list[str] = []
     start = time.perf_counter()
     parity: Parity | None = None
