@@ -13,9 +13,13 @@ def demo_checkpoint() -> Path | None:
     return DEMO_DIR if (DEMO_DIR / "checkpoint").is_dir() else None
 
 
+DEMO_NAME = "demo"  # `-c demo` names the bundled model wherever a checkpoint is taken
+
+
 def default_checkpoint(given: str | Path | None = None) -> Path:
-    """``given`` when set, else the bundled demo model; a clear error when neither exists."""
-    if given:
+    """``given`` when set (``demo``: the bundled model, unless a folder of that name exists), else
+    the bundled demo model; a clear error when neither exists."""
+    if given and not (str(given) == DEMO_NAME and not Path(given).exists()):
         return Path(given)
     demo = demo_checkpoint()
     if demo is None:

@@ -16,7 +16,7 @@ from ._scale import scale_options, scale_run_options
 
 
 @click.command("run")
-@click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("inputs", nargs=-1, required=True, metavar="MANIFEST | PHOTOS...")
 @click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Output folder for images, report.csv and report.json (created if missing).")
 @checkpoint_option
@@ -53,12 +53,21 @@ from ._scale import scale_options, scale_run_options
 @click.option("--max-failures", type=click.IntRange(0), default=None,
               help="Stop (exit 1) once more than N rows failed; the rest are reported as skipped.")
 @click.option("--force", is_flag=True, help="Redo rows an earlier run into --out already finished.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary table.")
+@click.option("--edit", "-e", "edit", default=None,
+              help="With photos instead of a manifest: the edit for every photo (Blond_Hair=1;Young=0, "
+                   "Eyeglasses=flip, flip-each).")
+@click.option("--source", "source", default=None,
+              help="With photos instead of a manifest: their current attributes, as the names that are on "
+                   "(Male;Young;Black_Hair) or a 0/1 vector; default: predicted when the checkpoint can.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary (warnings still go to stderr).")
+@click.option("--verbose", "-v", is_flag=True, help="Also print the engine's details (files, hashes, versions).")
 @photo_options  # --align --face --margin --no-paste --classifier --grid --style-sweep (cli/_photo_options.py)
 @scale_options  # --shard --executor --ray-address --num-gpus-per-worker (cli/_scale.py)
-def run_command(manifest, out_dir, checkpoint, batch_size, device, backend, engine, engines_dir, precision, compile_,
-                workers, fmt, conflicts, rules, crop, max_failures, force, quiet, **photo):
-    """Edit every row of MANIFEST and write the images plus report.csv / report.json into --out.
+def run_command(inputs, out_dir, checkpoint, batch_size, device, backend, engine, engines_dir, precision, compile_,
+                workers, fmt, conflicts, rules, crop, max_failures, force, edit, source, quiet,
+                verbose, **photo):
+    """Edit every row of MANIFEST, or every photo in PHOTOS (folders, image files, globs) with
+    --edit, and write the images plus report.csv / report.json / report.html into --out.
 
     \b
     Rows that fail (missing or corrupt image, bad vector, unknown attribute...) are reported with
@@ -69,14 +78,16 @@ def run_command(manifest, out_dir, checkpoint, batch_size, device, backend, engi
     error, 130 interrupted by Ctrl-C, 143 stopped by SIGTERM (in both cases in-flight rows are
     finished and the report is written).
     \b
-    Example:
+    Examples:
       attgan-batch run manifests/demo.csv --out edited/ --batch-size 32
+      attgan-batch run photos/ --edit "Blond_Hair=1" --source "Young" --out edited/
     """
     from ..errors import AttGANBatchError
     from ..pipeline import (EditOptions, EngineOptions, OutputOptions, PhotoOptions, RunOptions, StopRequest,
                             run_manifest)
 
     console = stderr_console()
+    manifest = _manifest_for(inputs, out_dir, edit, source)
     align, output, classifier = photo_run_options(photo)
     options = RunOptions(
         out_dir=out_dir, checkpoint=checkpoint, workers=workers, max_failures=max_failures, force=force,
@@ -113,13 +124,36 @@ def run_command(manifest, out_dir, checkpoint, batch_size, device, backend, engi
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     if not quiet:
-        _print_summary(console, summary)
+        _print_summary(console, summary, verbose)
     elif summary.warnings or summary.aborted:  # e.g. where the report went when --out was not writable
         for warning in summary.warnings:
             console.print(f"[yellow]warning:[/] {escape(warning)}")
         if summary.aborted:
             console.print(f"[red]stopped:[/] {escape(summary.aborted)}")
     raise SystemExit(summary.exit_code)
+
+
+def _manifest_for(inputs: tuple[str, ...], out_dir: Path, edit: str | None, source: str | None) -> Path:
+    """The manifest given, or one written for the photos given (attgan_batch.inputs)."""
+    from ..inputs import GENERATED_MANIFEST, collect_photos, is_manifest, photos_manifest
+
+    if is_manifest(inputs):
+        if edit is not None or source is not None:
+            raise click.UsageError("--edit and --source apply to photos given directly; a manifest has its own "
+                                   "edit and source columns")
+        return Path(inputs[0])
+    from ..atomic import OutputDir
+    from ..errors import AttGANBatchError
+
+    try:
+        photos = collect_photos(inputs, exclude=out_dir)
+        with OutputDir(out_dir) as out:
+            out.write(GENERATED_MANIFEST, photos_manifest(photos, edit, source), fsync=False)
+    except (AttGANBatchError, OSError) as exc:
+        fail(str(exc))
+    if edit is None:
+        stderr_console().print("[yellow]no --edit given: every photo is reconstructed unchanged[/]")
+    return Path(out_dir) / GENERATED_MANIFEST
 
 
 def _install_stop_signals(stop, console) -> dict:
@@ -144,19 +178,50 @@ def _install_stop_signals(stop, console) -> dict:
     return previous
 
 
-def _print_summary(console, summary) -> None:
+def _print_summary(console, summary, verbose: bool = False, max_failures_listed: int = 5) -> None:
+    """What happened and where, in a few lines; engine internals only with --verbose."""
     data = summary.to_dict()
-    table = Table(title="attgan-batch run", show_header=False, title_justify="left")
-    counts = data["counts"]
-    table.add_row("rows", f"{counts['rows']}  (ok {counts['ok']}, failed {counts['failed']}, "
-                          f"skipped {counts['skipped']}, resumed {counts['resumed']})")
-    table.add_row("throughput", f"{data['throughput']['images_per_second']} images/s in {data['seconds']} s")
-    table.add_row("backend", ", ".join(f"{k}={v}" for k, v in summary.backend.items()))
-    table.add_row("report", f"{summary.report_csv}\n{summary.report_json}")
+    c = data["counts"]
+    done = f"{c['rows']} rows: {c['ok']} ok, {c['failed']} failed" + (f", {c['skipped']} skipped" if c["skipped"] else "")
+    extra = [f"{c['resumed']} kept from an earlier run"] if c["resumed"] else []
+    extra += [f"{c['redone']} redone as their inputs changed"] if c["redone"] else []
+    rate = data["throughput"]["rows_per_second"]
+    console.print(f"[bold]{done}[/]" + (f" ({'; '.join(extra)})" if extra else "")
+                  + (f", {rate:g} rows/s over {data['seconds']:g} s" if c["ok"] > c["resumed"] else ""),
+                  soft_wrap=True)
+    report = Path(summary.report_csv).parent
+    console.print(f"  images  {escape(summary.out_dir)}", soft_wrap=True)
+    html = report / "report.html"
+    console.print(f"  report  {escape(str(html if html.is_file() else summary.report_csv))}"
+                  + ("  (report.csv and report.json beside it)" if html.is_file() else ""), soft_wrap=True)
+    b = summary.backend
+    if verbose:
+        console.print("  engine  " + escape(", ".join(f"{k}={v}" for k, v in b.items())), soft_wrap=True)
+    elif b:
+        console.print(f"  engine  {b.get('backend', b.get('executor', '?'))} on {b.get('device', '?')} "
+                      f"({b.get('precision', 'fp32')})", soft_wrap=True)
     for warning in summary.warnings:
-        table.add_row("[yellow]warning", warning)
+        console.print(f"  [yellow]warning[/] {escape(warning)}", soft_wrap=True)
     if summary.aborted:
-        table.add_row("[red]stopped", summary.aborted)
-    console.print(table)
-    if counts["failed"]:
-        console.print(f"[red]{counts['failed']} row(s) failed; see the error column of {summary.report_csv}[/]")
+        console.print(f"  [red]stopped[/] {escape(summary.aborted)}", soft_wrap=True)
+    if c["failed"]:
+        console.print(f"  [red]failed rows[/] (first {min(c['failed'], max_failures_listed)}; all in the error "
+                      f"column of {escape(summary.report_csv)}):", soft_wrap=True)
+        for line in _first_failures(summary.report_csv, max_failures_listed):
+            console.print(f"    {escape(line)}", soft_wrap=True)
+
+
+def _first_failures(report_csv: str, n: int) -> list[str]:
+    import csv
+
+    out = []
+    try:
+        with open(report_csv, newline="", encoding="utf-8") as fh:
+            for record in csv.DictReader(fh):
+                if record.get("status") == "failed":
+                    out.append(f"line {record.get('line')} {record.get('id')}: {record.get('error')}")
+                    if len(out) >= n:
+                        break
+    except OSError:
+        pass
+    return out

@@ -212,6 +212,24 @@ def _auto(loaded: LoadedCheckpoint, o: EngineOptions, log: Log) -> Backend:
         return _torch(loaded, o, log)
 
 
+def predict_auto(loaded: LoadedCheckpoint, engines_dir: Path = Path("engines")) -> str:
+    """What ``run --backend auto`` would pick here, without building anything (for ``info``)."""
+    import torch
+
+    from .artifacts import cached_onnx
+    from .onnx_backend import onnxruntime_available
+    from .openvino_backend import openvino_available
+
+    if torch.cuda.is_available():
+        return "tensorrt if a fresh plan is in the engines folder (build-engine --target tensorrt), else torch on cuda"
+    if not onnxruntime_available():
+        return "torch on cpu (install the [onnx,openvino] extras for OpenVINO / ONNX Runtime)"
+    cached = cached_onnx(loaded, engines_dir, "fp32") is not None
+    engine = "openvino" if openvino_available() else "onnxruntime"
+    return f"{engine} on cpu, over " + (f"the cached export in {engines_dir}" if cached else
+                                         f"an ONNX export made on the first run and cached in {engines_dir}")
+
+
 _BY_CHOICE = {"torch": _torch, "onnxruntime": _onnxruntime, "openvino": _openvino, "tensorrt": _tensorrt,
               "auto": _auto}
 

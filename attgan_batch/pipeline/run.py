@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ..atomic import OutputDir, remove_orphan_temps
+from ..atomic import OutputDir, remove_orphan_temps, temp_name
 from ..defaults import default_checkpoint
 from ..errors import AttGANBatchError
 from ..executors import get_executor
@@ -21,7 +21,7 @@ from ..html_report import write_html_report
 from ..lock import RunLock, refuse_overlapping_runs
 from ..manifest import scan_manifest
 from ..model import load_checkpoint
-from ..report import Journal, journal_name, read_journal, state_dir, write_reports
+from ..report import STATE_DIR, Journal, journal_name, read_journal, state_dir, write_reports
 from ..shards import lock_name, report_stem, run_tag
 from .context import RunContext
 from .options import RunOptions
@@ -166,8 +166,9 @@ def _open_out_dir(out_dir: Path) -> OutputDir:
     except OSError as exc:
         raise AttGANBatchError(f"cannot write into --out {out_dir}: {exc.strerror or exc}; choose a writable folder") from exc
     try:
-        out.write(".attgan-batch/write-test", b"", fsync=False)
-        os.unlink(".attgan-batch/write-test", dir_fd=out.fd)
+        probe = f"{STATE_DIR}/{temp_name()}"  # unique: shards probe the same folder at the same time
+        out.write(probe, b"", fsync=False)
+        os.unlink(probe, dir_fd=out.fd)
     except (OSError, AttGANBatchError) as exc:
         out.close()
         raise AttGANBatchError(f"cannot write into --out {out_dir}: {getattr(exc, 'strerror', None) or exc}; "
