@@ -13,7 +13,8 @@ from attgan_batch.model import AttGANSettings, Discriminator, load_checkpoint
 from attgan_batch.training import Trainer, checkpoints
 from attgan_batch.training.compat import reference_incompatibilities
 from attgan_batch.training.steps import DStep
-from test_train import config, one_thread, synth_dir, tensors, tiny_cli_train_args, tiny_settings  # noqa: F401 (fixtures)
+from test_train import (config, one_thread, synth_dir, tensors, tiny_cli_train_args,  # noqa: F401 (fixtures)
+                        tiny_settings)
 
 
 def invoke(args):
@@ -59,7 +60,8 @@ def two_pass_d_loss(D, real, fake, att_a):
     pred = D(x)[0]
     grad = torch.autograd.grad(pred, x, torch.ones_like(pred), create_graph=True)[0]
     gp = ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
-    return -(d_real.mean() - d_fake.mean()) + 10 * gp + torch.nn.functional.binary_cross_entropy_with_logits(dc_real, att_a)
+    cls = torch.nn.functional.binary_cross_entropy_with_logits(dc_real, att_a)
+    return -(d_real.mean() - d_fake.mean()) + 10 * gp + cls
 
 
 @pytest.mark.parametrize("dis_norm", ["batchnorm", "instancenorm", "none"])
@@ -165,3 +167,10 @@ def test_an_empty_or_unrelated_out_folder_is_fine(tmp_path, tensors):
     (out / "README.txt").write_text("my notes")
     Trainer(config(out, max_steps=1), tensors).fit()
     assert (out / "README.txt").read_text() == "my notes"
+
+
+def test_resume_with_the_starting_settings_keeps_the_recorded_name(tmp_path, tensors):
+    out = tmp_path / "named_run"
+    Trainer(config(out, max_steps=1), tensors).fit()
+    resumed = Trainer(config(out, max_steps=2, resume=True), tensors)  # tiny_settings() again: name "attgan"
+    assert resumed.settings.experiment_name == "named_run"

@@ -197,11 +197,14 @@ class Trainer:
     def _settings(self, raw_state: dict | None) -> AttGANSettings:
         s = self.config.settings
         if raw_state is None:
-            s = dataclasses.replace(s, attrs=list(s.attrs), style=dict(s.style), extra=dict(s.extra))  # never mutate the caller's
+            # a copy: never mutate the caller's settings
+            s = dataclasses.replace(s, attrs=list(s.attrs), style=dict(s.style), extra=dict(s.extra))
             if s.experiment_name == DEFAULT_EXPERIMENT_NAME:
                 s.experiment_name = self.out.resolve().name  # the reference's test scripts find output/<name>
             return s
         saved = resume_settings(self.out)
+        if s.experiment_name == DEFAULT_EXPERIMENT_NAME:  # not chosen: the run keeps its recorded name
+            s = dataclasses.replace(s, experiment_name=saved.experiment_name)
         names = [f.name for f in dataclasses.fields(AttGANSettings) if f.name != "extra"]
         fixed = [k for k in names if k not in RESUMABLE_SETTINGS and getattr(s, k) != getattr(saved, k)]
         if fixed:
