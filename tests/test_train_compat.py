@@ -29,6 +29,14 @@ def test_experiment_name_is_the_out_folders_name(tmp_path, tensors):
     assert json.loads((tmp_path / "celeba_run7" / "setting.txt").read_text())["experiment_name"] == "celeba_run7"
 
 
+def test_an_exported_model_is_named_after_its_folder(tmp_path, tensors):
+    from attgan_batch.training.export import export_generator
+
+    Trainer(config(tmp_path / "run", max_steps=1), tensors).fit()
+    export_generator(tmp_path / "run", tmp_path / "published_128")
+    assert json.loads((tmp_path / "published_128" / "setting.txt").read_text())["experiment_name"] == "published_128"
+
+
 def test_cli_experiment_name_defaults_to_out_not_a_settings_file(tmp_path, synth_dir):
     first = tmp_path / "first"
     assert invoke(tiny_cli_train_args(synth_dir, first, "Bald,Male", 1)).exit_code == 0
