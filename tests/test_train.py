@@ -184,9 +184,11 @@ def reference_iteration(G, D, opt_G, opt_D, it, img_a, att_a, n_d, mode, thres_i
     return "G", g_loss.item()
 
 
-@pytest.mark.parametrize("mode", ["wgan", "lsgan", "dcgan"])
-def test_training_steps_match_the_reference_loop(tmp_path, tensors, mode):
-    s = tiny_settings(mode=mode)
+@pytest.mark.parametrize("mode,dis_norm", [("wgan", "instancenorm"), ("lsgan", "instancenorm"),
+                                           ("dcgan", "instancenorm"), ("wgan", "batchnorm")])
+def test_training_steps_match_the_reference_loop(tmp_path, tensors, mode, dis_norm):
+    """A batch-norm critic must see real and fake in separate passes, as in the reference."""
+    s = tiny_settings(mode=mode, dis_norm=dis_norm)
     trainer = Trainer(config(tmp_path / "run", settings=s, seed=5), tensors)
     torch.manual_seed(5)
     G, D = Generator.from_settings(s), Discriminator.from_settings(s)
