@@ -317,10 +317,11 @@ import torch
 import attgan_batch.training.checkpoints as ck
 
 real_save = torch.save
+calls = []
 
 def dying_save(obj, f, *args, **kwargs):
-    name = getattr(f, "name", str(f))
-    if "weights.4.pth" in str(name):
+    calls.append(1)
+    if len(calls) == 2:  # saves come at steps 2, 4, 6: the second is weights.4.pth (into its temp file)
         f.write(b"PK\x03\x04 half a checkpoint")  # part of the file is on disk ...
         f.flush()
         os.kill(os.getpid(), signal.SIGKILL)       # ... when the process dies

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import signal
-import threading
 from pathlib import Path
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.markup import escape
-from rich.table import Table
 
 from ._common import checkpoint_option, fail, stderr_console
 from ._photo_options import photo_options, photo_run_options

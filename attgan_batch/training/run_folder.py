@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..atomic import is_orphan_temp
 from ..errors import AttGANBatchError
 from .checkpoints import list_checkpoints
 
@@ -25,7 +26,7 @@ def run_files(out: Path) -> list[Path]:
     found = [p for p in (out / "setting.txt", out / "metrics.jsonl") if p.is_file()]
     found += [p for _, p in list_checkpoints(ckpt_dir)]
     if ckpt_dir.is_dir():
-        found += [p for p in ckpt_dir.iterdir() if p.name.startswith(".weights.") and ".tmp" in p.name]
+        found += [p for p in ckpt_dir.iterdir() if is_orphan_temp(p.name)]  # a killed save's temp file
     samples = out / "sample_training"
     if samples.is_dir():
         found += [p for p in samples.iterdir() if _SAMPLE.match(p.name)]
