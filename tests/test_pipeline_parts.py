@@ -155,7 +155,7 @@ def test_the_writer_and_the_planner_run_without_the_rest_of_the_pipeline(tmp_pat
         writer = OutputWriter(out, editor, Recorder(Journal(), RunSummary("m", "out")), grid=True)
         writer.put(job)
         writer.close()
-    assert records[0]["status"] == "ok" and records[0]["files"] == ["r.png", "r.grid.png"]
+    assert records[0]["status"] == "ok" and records[0]["files"] == ["r.png"]  # flip-each: the output is the grid
     assert records[0]["edited"] == "flip-each"
 
 
@@ -196,3 +196,28 @@ def test_select_builds_the_torch_backend_in_one_place():
     """One constructor per backend: TorchBackend(...) appears in select.py only in _torch."""
     source = (PACKAGE / "engines" / "select.py").read_text()
     assert source.count("TorchBackend(") == 2  # the eager and the compiled call inside _torch
+
+
+def test_grid_captions_wrap_and_are_never_cut():
+    import torch
+
+    from attgan_batch.render import grid_image, wrap_caption
+
+    for label in ("Bushy_Eyebrows", "Mouth_Slightly_Open", "Blond_Hair=1;Young=0"):
+        lines = wrap_caption(label, 10)
+        assert "".join(lines) == label and all(len(line) <= 10 for line in lines)
+    sheet = grid_image(torch.zeros(3, 64, 64), torch.zeros(2, 3, 64, 64), ["Bushy_Eyebrows", "Male"])
+    assert sheet.size == (3 * 64, 64 + 2 * 12 + 2)
+
+
+def test_flip_each_with_grid_writes_no_second_copy(tmp_path, tiny_checkpoint):
+    from attgan_batch.pipeline import EngineOptions, OutputOptions, RunOptions, run_manifest
+
+    write_image(tmp_path / "a.png")
+    (tmp_path / "m.csv").write_text('id,image,source,edit\nr,a.png,"0,0,1,0,0,0,0,1,1,1,0,0,1",flip-each\n')
+    out = tmp_path / "out"
+    run_manifest(tmp_path / "m.csv", RunOptions(out, tiny_checkpoint, engine=EngineOptions(backend="torch"),
+                                                output=OutputOptions(grid=True)))
+    assert (out / "r.png").is_file() and not (out / "r.grid.png").exists()
+    with open(out / "report.csv", newline="") as fh:
+        assert "grid: the output itself" in next(csv.DictReader(fh))["note"]

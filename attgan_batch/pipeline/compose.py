@@ -36,11 +36,17 @@ class Composed:
     grid: Image.Image | None = None
 
 
+def has_own_sheet(job: RowJob, grid: bool) -> bool:
+    """Whether ``--grid`` writes a sheet beside the output: not for a ``flip-each`` row without a
+    style sweep, whose output already is that sheet (the file would be a byte-identical copy)."""
+    return grid and not all(len(f.plans) > 1 and not f.sweep for f in job.faces)
+
+
 def compose_row(job: RowJob, *, grid: bool, align: "AlignOptions | None") -> Composed:
     """The row's output image (and, with ``grid``, its contact sheet)."""
     faces = job.faces
     sheet = None
-    if grid:
+    if has_own_sheet(job, grid):
         lines = []
         for face in faces:
             lines.append(_grid_line(face, job.row.edit_text))
@@ -118,5 +124,5 @@ def photo_notes(job: RowJob, align: "AlignOptions | None", grid: bool) -> list[s
                      + ("" if align is None or align.paste else " (not pasted back)"))
         notes += photo.notes
     if grid:
-        notes.append(f"grid: {grid_name(job.row.output)}")
+        notes.append(f"grid: {grid_name(job.row.output)}" if has_own_sheet(job, grid) else "grid: the output itself")
     return notes
