@@ -29,3 +29,16 @@ def default_checkpoint(given: str | Path | None = None) -> Path:
             "128_shortcut1_inject1_none weights from github.com/elvisyjlin/AttGAN-PyTorch"
         )
     return demo
+
+
+DEMO_PHOTO_WARNING = ("the bundled demo model was trained on 64 px synthetic faces; on real photos its edits are "
+                      "not meaningful. Use a published CelebA checkpoint (e.g. 128_shortcut1_inject1_none from "
+                      "github.com/elvisyjlin/AttGAN-PyTorch) with -c")
+
+
+def is_demo(weights_path: str | Path) -> bool:
+    """True for the bundled demo model's weights."""
+    try:
+        return DEMO_DIR.resolve() in Path(weights_path).resolve().parents
+    except OSError:
+        return False

@@ -34,6 +34,7 @@ def test_a_folder_of_photos_is_edited_with_one_command_and_mirrored_under_out(tm
             "-c", "demo", "--backend", "torch"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
+    assert "trained on 64 px synthetic faces" in result.output  # said once: these are not its faces
     report = _report(out)
     assert sorted(report) == ["a.png", "trip/b.jpg", "trip/c.webp"]
     assert all(r["status"] == "ok" and r["edited"] == "Blond_Hair" for r in report.values())
@@ -97,3 +98,8 @@ def test_info_lists_the_attributes_in_vector_order_and_what_run_would_do():
     assert [a["name"] for a in data["attributes"]] == DEFAULT_ATTRS
     assert data["img_size"] == 64 and data["discriminator"] is False and len(data["sha256"]) == 64
     assert data["auto_backend"]
+
+
+def test_eval_without_a_judge_says_how_to_make_one(tmp_path):
+    result = CliRunner().invoke(main, ["eval", "-c", "demo", "--data", str(tmp_path)])
+    assert result.exit_code == 2 and "train-classifier" in result.output

@@ -85,7 +85,7 @@ def run_command(inputs, out_dir, checkpoint, batch_size, device, backend, engine
                             run_manifest)
 
     console = stderr_console()
-    manifest = _manifest_for(inputs, out_dir, edit, source)
+    manifest = _manifest_for(inputs, out_dir, edit, source, checkpoint)
     align, output, classifier = photo_run_options(photo)
     options = RunOptions(
         out_dir=out_dir, checkpoint=checkpoint, workers=workers, max_failures=max_failures, force=force,
@@ -131,7 +131,8 @@ def run_command(inputs, out_dir, checkpoint, batch_size, device, backend, engine
     raise SystemExit(summary.exit_code)
 
 
-def _manifest_for(inputs: tuple[str, ...], out_dir: Path, edit: str | None, source: str | None) -> Path:
+def _manifest_for(inputs: tuple[str, ...], out_dir: Path, edit: str | None, source: str | None,
+                  checkpoint=None) -> Path:
     """The manifest given, or one written for the photos given (attgan_batch.inputs)."""
     from ..inputs import GENERATED_MANIFEST, collect_photos, is_manifest, photos_manifest
 
@@ -151,7 +152,27 @@ def _manifest_for(inputs: tuple[str, ...], out_dir: Path, edit: str | None, sour
         fail(str(exc))
     if edit is None:
         stderr_console().print("[yellow]no --edit given: every photo is reconstructed unchanged[/]")
+    _warn_if_demo_on_photos(checkpoint, [photo for photo, _ in photos])
     return Path(out_dir) / GENERATED_MANIFEST
+
+
+def _warn_if_demo_on_photos(checkpoint, photos: list[Path], sample: int = 32) -> None:
+    """Once: the demo model on pictures that are not its 64 px synthetic faces (reads headers only)."""
+    from PIL import Image
+
+    from ..defaults import DEMO_NAME, DEMO_PHOTO_WARNING
+
+    if checkpoint not in (None, DEMO_NAME) and str(checkpoint) != DEMO_NAME:
+        return
+    for photo in photos[:sample]:
+        try:
+            with Image.open(photo) as img:
+                if img.size != (64, 64):
+                    stderr_console().print(f"[yellow]warning:[/] {photo.name} is {img.size[0]}x{img.size[1]}: "
+                                           f"{DEMO_PHOTO_WARNING}", soft_wrap=True)
+                    return
+        except OSError:
+            continue
 
 
 def _install_stop_signals(stop, console) -> dict:

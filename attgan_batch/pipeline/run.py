@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..atomic import OutputDir, remove_orphan_temps, temp_name
-from ..defaults import default_checkpoint
+from ..defaults import DEMO_PHOTO_WARNING, default_checkpoint, is_demo
 from ..errors import AttGANBatchError
 from ..executors import get_executor
 from ..html_report import write_html_report
@@ -105,6 +105,8 @@ def _run_locked(manifest, options, executor, editor, out, summary, stop, started
     ck = editor.checkpoint
     summary.checkpoint = {"path": str(ck.weights_path), "sha256": ck.sha256, "attrs": ck.attrs,
                           "img_size": ck.settings.img_size, "notes": ck.notes}
+    if is_demo(ck.weights_path) and options.photo.align is not None:
+        summary.warnings.append(DEMO_PHOTO_WARNING)
     classifier = ""
     if options.edit.classifier is not None:  # --classifier predicts missing sources instead of D's head
         from ..classifier_source import ClassifierSource
