@@ -30,7 +30,8 @@ class CheckResults:
 
 
 def check_manifest(manifest: str | Path, checkpoint: str | Path | None = None, *, conflicts: str = "resolve",
-                   rules: str = "reference", out_dir: str | Path = "edited", decode: bool = True) -> CheckResults:
+                   rules: str = "reference", out_dir: str | Path = "edited", decode: bool = True,
+                   classifier: str | Path | None = None, source_from: str = "auto") -> CheckResults:
     """One result per row: ``valid`` with what run would do, or ``invalid`` with the reason."""
     loaded = load_checkpoint(default_checkpoint(checkpoint))
     has_d = isinstance(read_weights(loaded.weights_path).get("D"), dict)
@@ -51,11 +52,13 @@ def check_manifest(manifest: str | Path, checkpoint: str | Path | None = None, *
                     raise RowError(f"image not found: {item.image}")
                 details = []
             if needs_prediction(item):
-                if not has_d:
+                if not (has_d or classifier or source_from == "recon"):
                     raise RowError("no source attributes and the checkpoint has no discriminator to predict "
-                                   "them; add a 'source' column")
+                                   "them; add a 'source' column, or use --source-from recon or --classifier")
                 editor.style_vector(item.style)  # a style column on a plain model fails here as in run
-                details.append("source will be predicted by D's classifier")
+                details.append("source will be " + ("inferred by reconstruction" if source_from == "recon" else
+                                                    "predicted by the classifier" if classifier else
+                                                    "predicted by D's classifier"))
             else:
                 plans = plan_edits(editor, item, item.source)
                 if len(plans) > 1:

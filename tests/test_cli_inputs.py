@@ -103,3 +103,23 @@ def test_info_lists_the_attributes_in_vector_order_and_what_run_would_do():
 def test_eval_without_a_judge_says_how_to_make_one(tmp_path):
     result = CliRunner().invoke(main, ["eval", "-c", "demo", "--data", str(tmp_path)])
     assert result.exit_code == 2 and "train-classifier" in result.output
+
+
+def test_source_from_recon_edits_g_only_photos_and_check_agrees(tmp_path):
+    """The demo model is G-only: without a source a row fails, with --source-from recon it runs."""
+    demo = Path(__file__).resolve().parents[1] / "manifests" / "demo"
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"id,image,edit\na,{demo / '000001.png'},Blond_Hair=1\nb,{demo / '000002.png'},Male=flip\n")
+    runner = CliRunner()
+    plain = runner.invoke(main, ["check", str(manifest), "-c", "demo"])
+    assert plain.exit_code == 1 and "--source-from recon" in plain.output
+    assert runner.invoke(main, ["check", str(manifest), "-c", "demo", "--source-from", "recon"]).exit_code == 0
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["run", str(manifest), "--out", str(out), "-c", "demo", "--backend", "torch",
+                                  "--source-from", "recon", "-q"])
+    assert result.exit_code == 0, result.output
+    report = _report(out)
+    for row in report.values():
+        assert row["status"] == "ok" and row["source_predicted"].count("=") == 13
+        assert len(row["source"].split(",")) == 13
+    assert json.loads((out / "report.json").read_text())["checkpoint"]["source_from"] == "recon"

@@ -32,6 +32,10 @@ _OPTIONS = [
     click.option("--classifier", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
                  help="Predict missing sources with this attribute classifier (from `attgan-batch "
                       "train-classifier`) instead of the checkpoint's discriminator."),
+    click.option("--source-from", type=click.Choice(["auto", "recon"]), default="auto", show_default=True,
+                 help="Rows without a source: auto predicts it with --classifier or the checkpoint's "
+                      "discriminator; recon infers it with the generator alone (the attributes whose "
+                      "reconstruction is closest to the image), for G-only weights such as the published ones."),
     click.option("--grid", is_flag=True,
                  help="Also write <output stem>.grid.png per row: input, reconstruction and the edit(s), labelled."),
     click.option("--style-sweep", metavar="ATTR", default=None,
@@ -60,4 +64,7 @@ def photo_run_options(photo: dict[str, Any]):
             raise click.UsageError(f"{', '.join(given)} only apply with --align")
     align = (AlignOptions(face=photo["face"], margin=photo["margin"], paste=not photo["no_paste"])
              if photo.get("align") else None)
-    return align, {"grid": bool(photo.get("grid")), "style_sweep": photo.get("style_sweep")}, photo.get("classifier")
+    if photo.get("source_from") == "recon" and photo.get("classifier"):
+        raise click.UsageError("--source-from recon and --classifier both predict missing sources; give one")
+    return (align, {"grid": bool(photo.get("grid")), "style_sweep": photo.get("style_sweep")}, photo.get("classifier"),
+            photo.get("source_from", "auto"))

@@ -86,12 +86,12 @@ def run_command(inputs, out_dir, checkpoint, batch_size, device, backend, engine
 
     console = stderr_console()
     manifest = _manifest_for(inputs, out_dir, edit, source, checkpoint)
-    align, output, classifier = photo_run_options(photo)
+    align, output, classifier, source_from = photo_run_options(photo)
     options = RunOptions(
         out_dir=out_dir, checkpoint=checkpoint, workers=workers, max_failures=max_failures, force=force,
         engine=EngineOptions(backend=backend, device=device, precision=precision, batch_size=batch_size,
                              engine=engine, engines_dir=engines_dir, compile=compile_),
-        edit=EditOptions(conflicts=conflicts, rules=rules, crop=crop, classifier=classifier),
+        edit=EditOptions(conflicts=conflicts, rules=rules, crop=crop, classifier=classifier, source_from=source_from),
         output=OutputOptions(fmt=fmt, **output),
         photo=PhotoOptions(align=align),
         scale=scale_run_options(photo),

@@ -29,12 +29,16 @@ class EditOptions:
         crop: ``auto``, ``celeba``, ``square`` or ``none`` (see data.images.crop_box).
         classifier: a classifier file (``train-classifier``) predicting missing sources
             instead of the checkpoint's discriminator.
+        source_from: ``auto`` (the classifier, else the discriminator) or ``recon`` (the
+            attributes whose reconstruction is closest to the image, with G alone:
+            :mod:`attgan_batch.recon_source`; for G-only weights).
     """
 
     conflicts: str = "resolve"
     rules: str = "reference"
     crop: str = "auto"
     classifier: Path | None = None
+    source_from: str = "auto"
 
 
 @dataclass

@@ -114,6 +114,12 @@ def _run_locked(manifest, options, executor, editor, out, summary, stop, started
         editor.source_classifier = ClassifierSource.load(options.edit.classifier, editor.attrs)
         summary.checkpoint["classifier"] = editor.source_classifier.describe()
         classifier = str(summary.checkpoint["classifier"].get("sha256", options.edit.classifier))
+    if options.edit.source_from == "recon":  # missing sources from G's reconstructions (G-only weights)
+        from ..recon_source import ReconSource
+
+        editor.source_classifier = ReconSource(editor)
+        summary.checkpoint["source_from"] = "recon"
+        classifier = "recon"
     stale = remove_orphan_temps(out.root)
     if stale:
         summary.warnings.append(f"removed {stale} partial file(s) left by an interrupted run")
