@@ -195,6 +195,7 @@ def test_no_paste_grid_and_predicted_source(tmp_path, astronaut, checkpoint):
     assert Image.open(out / "crop.png").size == (32, 32)
     assert "not pasted back" in row["note"] and "grid: crop.grid.png" in row["note"]
     assert row["source_predicted"].count("=") == 13 and ":" in row["source_predicted"]
+    assert "face before" in (out / "report.html").read_text()  # the crops, not just the whole photo
     grid = Image.open(out / "crop.grid.png")
     assert grid.size == (3 * 32, 32 + 26)  # input, recon, the edit; "Bangs=1" wraps to two caption lines
 

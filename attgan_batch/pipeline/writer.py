@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import IO, TYPE_CHECKING
 
 from PIL import Image
@@ -77,6 +78,7 @@ class OutputWriter:
         """Compose, save and record one row (on the writer thread)."""
         row = job.row
         files = [row.output]
+        t0 = time.perf_counter()
         try:
             composed = compose_row(job, grid=self.grid, align=self.align)
             if composed.grid is not None:
@@ -91,10 +93,15 @@ class OutputWriter:
             return
         if self.thumbnails:
             photo = job.decoded.photo
-            write_thumbnails(self.out, row.id, photo.photo if photo is not None else job.decoded.x, composed.image)
+            extra = {"grid": composed.grid} if composed.grid is not None else {}
+            if photo is not None:  # the whole-photo thumbnail is too small to see a face change
+                extra |= {"face-in": job.faces[0].x, "face-out": job.faces[0].outputs[0]}
+            write_thumbnails(self.out, row.id, photo.photo if photo is not None else job.decoded.x, composed.image,
+                             extra)
         notes = photo_notes(job, self.align, self.grid)
         if job.note:
             notes.insert(0, job.note)
         record = record_for(row, job.started, status="ok", **edit_fields(job, self.editor),
-                            note="; ".join(notes), fingerprint=job.fingerprint, files=files)
+                            note="; ".join(notes), fingerprint=job.fingerprint, files=files,
+                            seconds=round(job.work_seconds + time.perf_counter() - t0, 4))
         self.recorder.add(record, images=job.n_images)
