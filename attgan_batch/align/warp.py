@@ -79,6 +79,28 @@ def paste_back(photo: np.ndarray, crop: np.ndarray, m: np.ndarray, mask: np.ndar
     return photo
 
 
+def add_back(photo: np.ndarray, diff: np.ndarray, m: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """``photo`` plus ``diff`` (an aligned crop's float32 change, in 0-255 units) where ``m`` took the
+    crop from, under the same soft mask as :func:`paste_back`: the edit is upsampled, the photo's own
+    detail stays. Modifies and returns ``photo``."""
+    cv2 = cv2_module()
+    size = diff.shape[0]
+    mask = feather_mask(size) if mask is None else mask
+    box = _bbox(invert(m), size, photo.shape[:2], pad=2)
+    if box is None:
+        return photo
+    x0, y0, x1, y1 = box
+    px = to_pixel_matrix(_compose(np.array([[1, 0, -x0], [0, 1, -y0]], dtype=np.float64), invert(m)))
+    dsize = (x1 - x0, y1 - y0)
+    change = cv2.warpAffine(diff.astype(np.float32), px, dsize, flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    alpha = cv2.warpAffine(mask, px, dsize, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    alpha = np.clip(alpha, 0, 1)[..., None]
+    region = photo[y0:y1, x0:x1].astype(np.float32)
+    photo[y0:y1, x0:x1] = np.clip(np.rint(region + change * alpha), 0, 255).astype(np.uint8)
+    return photo
+
+
 def region_mask(shape: tuple[int, int], m: np.ndarray, size: int, grow: float = 0.0) -> np.ndarray:
     """Boolean (H, W): the photo pixels inside the crop square that ``m`` maps from (grown by
     ``grow`` photo pixels). What paste_back may change; used by tests and the report."""

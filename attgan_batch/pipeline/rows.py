@@ -147,8 +147,10 @@ class RowPlanner:
         style_sweep: add a plan per style code value of this attribute (``--style-sweep``).
     """
 
-    def __init__(self, editor: "Editor", *, grid: bool = False, style_sweep: str | None = None):
+    def __init__(self, editor: "Editor", *, grid: bool = False, style_sweep: str | None = None,
+                 residual: bool = False):
         self.editor, self.grid, self.sweep = editor, grid or bool(style_sweep), style_sweep
+        self.residual = residual  # --compose residual needs each face's reconstruction
         if style_sweep:
             from ..errors import AttGANBatchError
 
@@ -174,7 +176,7 @@ class RowPlanner:
                                  zip(editor.attrs, prediction.labels, prediction.confidences))
         plans = plan_edits(editor, row, source)
         recon = None
-        if self.grid and len(plans) == 1 and source is not None:
+        if (self.grid or self.residual) and len(plans) == 1 and source is not None:
             recon = dataclasses.replace(editor.plans(edit=None, source=source)[0], label="recon")
         sweep = self._sweep_plans(plans, source) if self.sweep else []
         return FaceWork(x, plans, recon, sweep, predicted)
