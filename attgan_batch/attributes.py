@@ -72,7 +72,7 @@ def parse_vector(text: str, names: Sequence[str], what: str = "vector") -> list[
     if not isinstance(text, str) or not text.strip():
         raise RowError(f"{what} is empty")
     parts = [p for p in re.split(r"[\s,;]+", text.strip()) if p]
-    if any(_is_name(p) for p in parts):
+    if all(_is_name(p) for p in parts):  # names only; a stray word among numbers is a bad number
         return _named_vector(parts, names, what)
     if len(parts) != len(names):
         raise RowError(
