@@ -6,7 +6,7 @@ Library entry points (the CLI is a thin layer over these)::
     editor = Editor.from_checkpoint("output/128_shortcut1_inject1_none")
     images = editor.edit(["face.jpg"], ["Blond_Hair=1;Young=0"], sources=["0,1,1,0,0,0,0,1,0,0,1,0,1"])
 """
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["__version__", "Editor"]
 

@@ -66,10 +66,14 @@ def _number(text: str, what: str) -> float:
 
 
 def parse_vector(text: str, names: Sequence[str], what: str = "vector") -> list[int]:
-    """A full attribute vector as 0/1 labels from ``"1,0,..."`` (0/1) or CelebA-style ``"-1 1 ..."``."""
+    """A full attribute vector as 0/1 labels from ``"1,0,..."`` (0/1), CelebA-style ``"-1 1 ..."``,
+    the names of the attributes that are on (``"Male;Young;Black_Hair"``, every other one off) or
+    ``name=value`` pairs (``"Male=1;Young=0"``, unnamed ones off)."""
     if not isinstance(text, str) or not text.strip():
         raise RowError(f"{what} is empty")
     parts = [p for p in re.split(r"[\s,;]+", text.strip()) if p]
+    if any(re.search(r"[A-Za-z_]", p) for p in parts):
+        return _named_vector(parts, names, what)
     if len(parts) != len(names):
         raise RowError(
             f"{what} has {len(parts)} values but the checkpoint has {len(names)} attributes "
@@ -84,6 +88,28 @@ def parse_vector(text: str, names: Sequence[str], what: str = "vector") -> list[
             raise RowError(f"{what} mixes -1 and 0; use either 0/1 or -1/1 labels")
         return [1 if v > 0 else 0 for v in values]
     return [int(v) for v in values]
+
+
+def _named_vector(parts: list[str], names: Sequence[str], what: str) -> list[int]:
+    import difflib
+
+    index = {n.lower(): i for i, n in enumerate(names)}
+    labels = [0] * len(names)
+    for part in parts:
+        name, sep, value = part.partition("=")
+        i = index.get(name.strip().lower())
+        if i is None:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; the model's attributes: {', '.join(names)}"
+            raise RowError(f"{what}: unknown attribute {name!r}{hint}")
+        if sep:
+            v = _number(value, what)
+            if v not in (-1.0, 0.0, 1.0):
+                raise RowError(f"{what}: {name}={value}; use 0/1 or -1/1")
+            labels[i] = 1 if v > 0 else 0
+        else:
+            labels[i] = 1
+    return labels
 
 
 def format_vector(values: Iterable[float]) -> str:

@@ -12,6 +12,7 @@ from .errors import RowError
 from .manifest import ManifestReader, RowFailure
 from .model import load_checkpoint
 from .model.checkpoint import read_weights
+from .pipeline.rows import needs_prediction, plan_edits
 
 
 @dataclass
@@ -29,7 +30,8 @@ class CheckResults:
 
 
 def check_manifest(manifest: str | Path, checkpoint: str | Path | None = None, *, conflicts: str = "resolve",
-                   rules: str = "reference", out_dir: str | Path = "edited", decode: bool = True) -> CheckResults:
+                   rules: str = "reference", out_dir: str | Path = "edited", decode: bool = True,
+                   classifier: str | Path | None = None, source_from: str = "auto") -> CheckResults:
     """One result per row: ``valid`` with what run would do, or ``invalid`` with the reason."""
     loaded = load_checkpoint(default_checkpoint(checkpoint))
     has_d = isinstance(read_weights(loaded.weights_path).get("D"), dict)
@@ -49,14 +51,16 @@ def check_manifest(manifest: str | Path, checkpoint: str | Path | None = None, *
                 if not item.image.is_file():
                     raise RowError(f"image not found: {item.image}")
                 details = []
-            if item.source is None and item.target is None:
-                if not has_d:
+            if needs_prediction(item):
+                if not (has_d or classifier or source_from == "recon"):
                     raise RowError("no source attributes and the checkpoint has no discriminator to predict "
-                                   "them; add a 'source' column")
-                details.append("source will be predicted by D's classifier")
+                                   "them; add a 'source' column, or use --source-from recon or --classifier")
+                editor.style_vector(item.style)  # a style column on a plain model fails here as in run
+                details.append("source will be " + ("inferred by reconstruction" if source_from == "recon" else
+                                                    "predicted by the classifier" if classifier else
+                                                    "predicted by D's classifier"))
             else:
-                plans = editor.plans(edit=item.edit, target=item.target, source=item.source,
-                                     intensity=item.intensity)
+                plans = plan_edits(editor, item, item.source)
                 if len(plans) > 1:
                     details.append(f"grid of {len(plans)} images")
                 else:

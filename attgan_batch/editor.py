@@ -169,9 +169,25 @@ class Editor:
     def edit(self, images: Sequence[str | Path | Image.Image], edits: Sequence[str | None],
              sources: Sequence[str | Sequence[int] | None] | None = None, align=None,
              styles: Sequence[str | None] | None = None) -> list[Image.Image]:
-        """Edit each image with its edit string; returns PIL images at model resolution
-        (a labelled grid for ``flip-each``). ``align=AlignOptions()``: real photos, faces
-        detected, aligned, edited and pasted back at full resolution (attgan_batch.align)."""
+        """Edit a few images in memory (the batch job for many files is ``pipeline.run_manifest``).
+
+        Args:
+            images: file paths or PIL images.
+            edits: one edit string per image (``Blond_Hair=1;Young=0``, ``Eyeglasses=flip``,
+                ``flip-each``; None = reconstruction).
+            sources: each image's current attributes (a 13-value vector or ``0,1,...`` text);
+                None predicts them with the checkpoint's discriminator.
+            align: an ``AlignOptions`` for real photos: faces detected, aligned, edited and pasted
+                back at full resolution (:mod:`attgan_batch.align`).
+            styles: style codes per image for style models (``Eyeglasses=0.3,-0.8``).
+
+        Returns:
+            One PIL image per input, at model resolution (a labelled grid for ``flip-each``), or
+            the whole photo with ``align``.
+
+        Raises:
+            RowError: an edit, source or style does not fit this checkpoint.
+        """
         from .render import grid_image
 
         if align is not None:

@@ -26,10 +26,37 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def live_owner(path: Path) -> int | None:
+    """The pid of the live run on this host holding lock file ``path``, else None."""
+    try:
+        owner = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    pid = owner.get("pid") if isinstance(owner, dict) else None
+    if not isinstance(pid, int) or owner.get("host") not in (None, socket.gethostname()):
+        return None
+    return pid if pid != os.getpid() and _alive(pid) else None
+
+
+def refuse_overlapping_runs(state_dir: Path, is_shard: bool) -> None:
+    """A whole-manifest run and ``--shard`` runs write the same files: never both at once into one
+    ``--out`` (shards of one split run side by side). Call while holding this run's own lock: when
+    two start together, each sees the other's lock and both stop, never both run."""
+    others = [state_dir / "lock"] if is_shard else sorted(Path(state_dir).glob("lock.*-of-*"))
+    for path in others:
+        pid = live_owner(path)
+        if pid is not None:
+            what = "a whole-manifest run" if is_shard else f"shard {path.name[len('lock.'):].replace('-of-', '/')}"
+            raise OutputLocked(f"{what} (pid {pid}) is writing into {Path(state_dir).parent}; a "
+                               f"{'shard' if is_shard else 'whole-manifest run'} cannot run there at the same time. "
+                               "Wait for it to finish, or use another --out")
+
+
 class RunLock:
     def __init__(self, path: Path):
         self.path = path
         self.took_over_from: int | None = None
+        self.release_error = ""  # why the lock file could not be removed (a warning, not a failure)
 
     def acquire(self) -> "RunLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,8 +93,15 @@ class RunLock:
             return {}
 
     def release(self) -> None:
-        if self._owner().get("pid") == os.getpid():
-            self.path.unlink(missing_ok=True)
+        """Remove the lock file; a failure (a folder made read-only mid-run) is kept in
+        ``release_error``, never raised: the run's work and reports are done by then, and a lock
+        whose process is gone is taken over by the next run anyway."""
+        try:
+            if self._owner().get("pid") == os.getpid():
+                self.path.unlink(missing_ok=True)
+        except OSError as exc:
+            self.release_error = (f"could not remove the lock {self.path} ({exc.strerror or exc}); the next run "
+                                  "takes it over, as this process is gone by then")
 
     def __enter__(self) -> "RunLock":
         return self.acquire()

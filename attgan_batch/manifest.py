@@ -21,7 +21,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import pandas as pd
 
@@ -71,6 +71,7 @@ class ManifestReader:
     fmt: str = "png"
     chunk_size: int = 512
     scanned: bool = False  # True when the caller already ran scan_manifest on this file
+    also_writes: Callable[[str], list[str]] | None = None  # other files a row writes (--grid's sheet)
     warnings: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[ManifestRow | RowFailure]:
@@ -86,20 +87,22 @@ class ManifestReader:
                 try:
                     row = self._parse(record, line, data_row)
                 except RowError as exc:
-                    yield RowFailure(line, _cell(record.get("id")) or f"row{data_row}",
+                    yield RowFailure(line, default_row_id(record.get("id"), data_row),
                                      _cell(record.get("image")), str(exc))
                     continue
-                key = row.output.lower()
+                files = [row.output, *(self.also_writes(row.output) if self.also_writes else [])]
+                clash = next((f for f in files if f.lower() in seen_outputs), None)
                 if row.id in seen_ids:
                     yield RowFailure(line, row.id, str(row.image),
                                      f"duplicate id {row.id!r} (first used on line {seen_ids[row.id]})", row.output)
-                elif key in seen_outputs:
+                elif clash is not None:
                     yield RowFailure(line, row.id, str(row.image),
-                                     f"output {row.output!r} is also written by line {seen_outputs[key]}; "
+                                     f"output {clash!r} is also written by line {seen_outputs[clash.lower()]}; "
                                      "give each row its own output", row.output)
                 else:
                     seen_ids[row.id] = line
-                    seen_outputs[key] = line
+                    for f in files:
+                        seen_outputs[f.lower()] = line
                     yield row
 
     def _parse(self, record: dict, line: int, data_row: int) -> ManifestRow:
@@ -109,7 +112,7 @@ class ManifestReader:
         image = Path(image_text).expanduser()
         if not image.is_absolute():
             image = self.path.parent / image
-        row_id = _cell(record.get("id")) or f"row{data_row}"
+        row_id = default_row_id(record.get("id"), data_row)
 
         edit_text, target_text = _cell(record.get("edit")), _cell(record.get("target"))
         source_text, intensity_text = _cell(record.get("source")), _cell(record.get("intensity"))
@@ -153,13 +156,31 @@ def confined_output(out_dir: Path, relative: str) -> Path:
         raise RowError(f"output {relative!r} is an absolute path; give a name relative to --out")
     if ".." in re.split(r"[\\/]", relative):
         raise RowError(f"output {relative!r} contains '..'; outputs must stay inside --out")
-    root = out_dir.resolve()
-    target = (root / rel).resolve()
+    try:
+        root = out_dir.resolve()
+        target = (root / rel).resolve()
+    except (OSError, RuntimeError) as exc:  # a symbolic-link loop, a path too long...
+        raise RowError(f"output {relative!r} cannot be resolved inside --out: {exc}") from None
     if target != root and root not in target.parents:
         raise RowError(f"output {relative!r} resolves outside --out (through a symlink) to {target}")
     if target == root:
         raise RowError(f"output {relative!r} names the output folder itself")
     return target
+
+
+def default_row_id(value, data_row: int) -> str:
+    """A row's id: its ``id`` cell, or ``row<N>`` (N counts data rows from 1) when that is empty."""
+    return _cell(value) or f"row{data_row}"
+
+
+def manifest_row_ids(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, id) of every data row, numbered exactly as ManifestReader numbers them (report merge)."""
+    data_row = 0
+    for chunk in _read_chunks(Path(path), 2048, []):
+        ids = chunk["id"].tolist() if "id" in chunk.columns else [None] * len(chunk)
+        for value in ids:
+            data_row += 1
+            yield data_row + 1, default_row_id(value, data_row)
 
 
 def _cell(value) -> str:

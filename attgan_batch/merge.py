@@ -11,17 +11,17 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import os
 import re
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from .errors import AttGANBatchError
 from .lock import RunLock
-from .manifest import _cell, _read_chunks, scan_manifest
-from .report import REPORT_COLUMNS, remove_stale_temp_files, state_dir, write_atomic
+from .atomic import atomic_open, remove_orphan_temps, write_atomic
+from .manifest import manifest_row_ids, scan_manifest
+from .report import REPORT_COLUMNS, state_dir
 from .shards import Shard, lock_name, shard_of
 
 SHARD_REPORT = re.compile(r"^report\.(\d+)-of-(\d+)\.csv$")
@@ -81,7 +81,7 @@ def merge_reports(out_dir: str | Path, manifest: str | Path | None = None) -> Me
                                 "is from the last run that finished")
         index = _ReportIndex(total, shards)
         csv_path, counts = _write_merged(out_dir, manifest, index, count)
-        stale = remove_stale_temp_files(out_dir)
+        stale = remove_orphan_temps(out_dir)
         if stale:
             warnings.append(f"removed {stale} partial file(s) left by interrupted shards")
         summary = _merged_summary(out_dir, manifest, shards, summaries, counts, warnings)
@@ -205,56 +205,37 @@ def _get(record: list[str], header: list[str], name: str) -> str:
     return record[header.index(name)] if name in header and header.index(name) < len(record) else ""
 
 
-def _manifest_rows(manifest: Path) -> Iterator[tuple[int, str]]:
-    """(line, id) of every data row, numbered exactly as ManifestReader numbers them."""
-    data_row = 0
-    for chunk in _read_chunks(manifest, 2048, []):
-        ids = chunk["id"].tolist() if "id" in chunk.columns else [None] * len(chunk)
-        for value in ids:
-            data_row += 1
-            yield data_row + 1, _cell(value) or f"row{data_row}"
-
-
 def _write_merged(out_dir: Path, manifest: Path, index: _ReportIndex, count: int) -> tuple[Path, dict[str, int]]:
     problems = {"missing": [], "duplicate": [], "misplaced": []}
     counts = {"ok": 0, "failed": 0, "skipped": 0}
     csv_path = out_dir / "report.csv"
-    tmp = csv_path.with_name(f".{csv_path.name}.{os.getpid()}.tmp")
     with contextlib.ExitStack() as stack:
         handles = {k: stack.enter_context(open(p, "rb")) for k, p in index.paths.items()}
-        out = stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
+        out = stack.enter_context(atomic_open(csv_path, "w"))  # nothing replaces report.csv on a MergeError
         writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS, extrasaction="ignore")
         writer.writeheader()
-        try:
-            for line, row_id in _manifest_rows(manifest):
-                n = index.count[line]
-                if n == 0:
-                    problems["missing"].append(f"{row_id} (line {line}, shard {shard_of(row_id, count)})")
-                    continue
-                if n > 1:
-                    problems["duplicate"].append(f"{row_id} (line {line}) in shards "
-                                                 + ", ".join(map(str, index.duplicates.get(line, []))))
-                    continue
-                record = index.read(line, handles)
-                expected = shard_of(row_id, count)
-                if record.get("id") != row_id or index.shard[line] != expected:
-                    problems["misplaced"].append(
-                        f"line {line}: report.{index.shard[line]}-of-{count}.csv has id {record.get('id')!r}, the "
-                        f"manifest has {row_id!r} (shard {expected}); was the manifest edited between shards?")
-                    continue
-                status = record.get("status", "")
-                counts[status if status in counts else "failed"] += 1
-                writer.writerow({k: record.get(k, "") for k in REPORT_COLUMNS})
-            listed = _listing(problems, index.extra)
-            if listed:
-                raise MergeError(listed)
-            out.flush()
-            os.fsync(out.fileno())
-        except BaseException:
-            out.close()
-            tmp.unlink(missing_ok=True)
-            raise
-    os.replace(tmp, csv_path)
+        for line, row_id in manifest_row_ids(manifest):
+            n = index.count[line]
+            if n == 0:
+                problems["missing"].append(f"{row_id} (line {line}, shard {shard_of(row_id, count)})")
+                continue
+            if n > 1:
+                problems["duplicate"].append(f"{row_id} (line {line}) in shards "
+                                             + ", ".join(map(str, index.duplicates.get(line, []))))
+                continue
+            record = index.read(line, handles)
+            expected = shard_of(row_id, count)
+            if record.get("id") != row_id or index.shard[line] != expected:
+                problems["misplaced"].append(
+                    f"line {line}: report.{index.shard[line]}-of-{count}.csv has id {record.get('id')!r}, the "
+                    f"manifest has {row_id!r} (shard {expected}); was the manifest edited between shards?")
+                continue
+            status = record.get("status", "")
+            counts[status if status in counts else "failed"] += 1
+            writer.writerow({k: record.get(k, "") for k in REPORT_COLUMNS})
+        listed = _listing(problems, index.extra)
+        if listed:
+            raise MergeError(listed)
     return csv_path, counts
 
 

@@ -1,19 +1,26 @@
 """The run's journal and reports.
 
 Every finished row is appended to a JSONL journal under ``<out>/.attgan-batch/`` as it happens, so
-a killed run loses nothing and a rerun skips finished rows. At the end the journal becomes
-``report.csv`` (one line per row, for people and pandas) and ``report.json`` (the summary, for
-programs); both are written atomically.
+a killed run loses nothing and a rerun resumes (:mod:`attgan_batch.pipeline.resume` decides which
+rows are really finished). At the end this run's part of the journal becomes ``report.csv`` (one
+line per row in manifest order, for people, spreadsheets and pandas) and ``report.json`` (the
+summary, for programs); both are written atomically.
+
+report.csv is opened by people in spreadsheets, which run a cell starting with ``=``, ``+``,
+``-``, ``@``, tab or CR as a formula: such text cells get a leading ``'`` (OWASP's advice for CSV
+injection). Numbers and numeric vectors stay as they are, and report.json keeps every raw value.
 """
 from __future__ import annotations
 
 import csv
 import json
-import os
+import re
+import threading
+from array import array
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .atomic import atomic_open
+from .atomic import OutputDir
 
 REPORT_COLUMNS = [
     "line", "id", "input", "output", "status", "error", "edit", "source", "source_predicted",
@@ -22,27 +29,42 @@ REPORT_COLUMNS = [
 STATE_DIR = ".attgan-batch"
 THUMBS_DIR = "thumbs"  # report.html's thumbnails, inside STATE_DIR (attgan_batch.thumbnails)
 
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_NUMERIC = re.compile(rf"^\s*{_NUMBER}(?:\s*[,;]\s*{_NUMBER})*\s*$")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
 
 def state_dir(out_dir: Path) -> Path:
-    return out_dir / STATE_DIR
+    return Path(out_dir) / STATE_DIR
+
+
+def journal_name(tag: str = "") -> str:
+    """``journal.jsonl``, or ``journal.<tag>.jsonl`` for one shard (``tag`` = ``K-of-N``), in STATE_DIR."""
+    return f"{STATE_DIR}/" + (f"journal.{tag}.jsonl" if tag else "journal.jsonl")
 
 
 def journal_path(out_dir: Path, tag: str = "") -> Path:
-    """``journal.jsonl``, or ``journal.<tag>.jsonl`` for one shard (``tag`` = ``K-of-N``)."""
-    return state_dir(out_dir) / (f"journal.{tag}.jsonl" if tag else "journal.jsonl")
+    return Path(out_dir) / journal_name(tag)
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Temp file in the same folder, fsync, rename: readers see the old or the new file, never half."""
-    with atomic_open(path, "wb" if isinstance(data, bytes) else "w") as fh:
-        fh.write(data)
+def csv_cell(value: Any) -> Any:
+    """A report value as written to report.csv: lists joined, floats rounded, formulas defused."""
+    if isinstance(value, (list, tuple)):
+        value = ";".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMERIC.match(value):
+        return "'" + value
+    return value
 
 
 def read_journal(path: Path) -> Iterator[dict[str, Any]]:
     """Records of a journal; a torn last line (from a kill mid-write) is ignored."""
-    if not path.is_file():
+    try:
+        fh = open(path, encoding="utf-8")
+    except OSError:
         return
-    with open(path, encoding="utf-8") as fh:
+    with fh:
         for line in fh:
             try:
                 record = json.loads(line)
@@ -53,37 +75,91 @@ def read_journal(path: Path) -> Iterator[dict[str, Any]]:
 
 
 class Journal:
-    """Append-only JSONL of finished rows; flushed per row (survives SIGKILL), fsynced on close.
+    """Append-only JSONL of rows; flushed per row (survives SIGKILL), fsynced on close.
 
+    The file starts with the records of earlier runs that ``keep`` passes on (so a kill before
+    this run re-records them loses nothing); :meth:`records` yields this run's records only.
     When the disk fills up, records that could not be written are kept in memory (``unsaved``)
-    so the final report still covers every row.
+    so the final report still covers every row. Safe to call from several threads.
     """
 
-    def __init__(self, path: Path, keep: list[dict[str, Any]] | None = None):
-        self.path = path
+    def __init__(self, out: OutputDir, name: str, keep: Iterable[dict[str, Any]] = ()):
+        self.path = out.root / name
         self.unsaved: list[dict[str, Any]] = []
         self.error: str = ""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, "".join(json.dumps(r) + "\n" for r in keep or []))
-        self._fh = open(path, "a", encoding="utf-8")
+        self._lock = threading.Lock()
+        out.write(name, "".join(json.dumps(r) + "\n" for r in keep))
+        self._fh = out.open_append(name)
+        self.start = self._fh.tell()
 
     def record(self, record: dict[str, Any]) -> None:
         line = json.dumps(record) + "\n"
-        if not self.unsaved:
-            try:
-                self._fh.write(line)
-                self._fh.flush()
-                return
-            except OSError as exc:
-                self.error = f"journal {self.path} could not be written: {exc.strerror or exc}"
-        self.unsaved.append(record)
+        with self._lock:
+            if not self.unsaved:
+                try:
+                    self._fh.write(line)
+                    self._fh.flush()
+                    return
+                except OSError as exc:
+                    self.error = f"journal {self.path} could not be written: {exc.strerror or exc}"
+            self.unsaved.append(record)
 
     def records(self) -> Iterator[dict[str, Any]]:
-        yield from read_journal(self.path)
+        """This run's records, in the order they finished."""
+        for _offset, record in self._indexed():
+            yield record
         yield from self.unsaved
 
+    def records_in_order(self) -> Iterator[dict[str, Any]]:
+        """This run's records in manifest order (by line), reading the file twice instead of
+        holding every record: memory stays at 16 bytes per row."""
+        index = array("q")
+        for offset, record in self._indexed():
+            index.extend((_line_of(record), offset))
+        pairs = sorted(zip(index[0::2], index[1::2]))
+        unsaved = sorted(self.unsaved, key=_line_of)
+        try:
+            fh = open(self.path, encoding="utf-8")
+        except OSError:
+            fh = None
+        k = 0
+        try:
+            for line, offset in pairs:
+                while k < len(unsaved) and _line_of(unsaved[k]) < line:
+                    yield unsaved[k]
+                    k += 1
+                fh.seek(offset)
+                yield json.loads(fh.readline())
+        finally:
+            if fh is not None:
+                fh.close()
+        yield from unsaved[k:]
+
+    def _indexed(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        try:
+            fh = open(self.path, "rb")
+        except OSError:
+            return
+        with fh:
+            fh.seek(self.start)
+            while True:
+                offset = fh.tell()
+                raw = fh.readline()
+                if not raw:
+                    return
+                try:
+                    record = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and "id" in record:
+                    yield offset, record
+
     def close(self) -> None:
-        if not self._fh.closed:
+        import os
+
+        with self._lock:
+            if self._fh.closed:
+                return
             try:
                 self._fh.flush()
                 os.fsync(self._fh.fileno())
@@ -96,46 +172,20 @@ class Journal:
                     pass
 
 
-def finished_rows(out_dir: Path, tag: str = "") -> dict[str, dict[str, Any]]:
-    """Rows an earlier run (or the same shard, ``tag``) finished: status ok and the output file still there."""
-    done = {}
-    for record in read_journal(journal_path(out_dir, tag)):
-        if record.get("status") == "ok" and record.get("output") and (out_dir / record["output"]).is_file():
-            done[record["id"]] = record
-        else:
-            done.pop(record["id"], None)
-    return done
+def _line_of(record: dict[str, Any]) -> int:
+    try:
+        return int(record.get("line") or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
-def write_reports(report_dir: Path, summary: dict[str, Any], records: Iterable[dict[str, Any]],
+def write_reports(out: OutputDir, summary: dict[str, Any], records: Iterable[dict[str, Any]],
                   stem: str = "report") -> tuple[Path, Path]:
-    """``<stem>.csv`` from the journal records (streamed) and ``<stem>.json`` from ``summary``."""
-    csv_path, json_path = report_dir / f"{stem}.csv", report_dir / f"{stem}.json"
-    report_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_open(csv_path) as fh:
+    """``<stem>.csv`` from ``records`` (streamed) and ``<stem>.json`` from ``summary``."""
+    with out.open_atomic(f"{stem}.csv", "w") as fh:
         writer = csv.DictWriter(fh, fieldnames=REPORT_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for record in records:
-            writer.writerow({k: _flat(record.get(k, "")) for k in REPORT_COLUMNS})
-    write_atomic(json_path, json.dumps(summary, indent=2, default=str) + "\n")
-    return csv_path, json_path
-
-
-def _flat(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return ";".join(str(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return value
-
-
-def remove_stale_temp_files(out_dir: Path) -> int:
-    """Delete temp files a killed run left behind (only call while holding the run lock): in the
-    outputs and among the report's thumbnails; the rest of the state folder (locks) is left alone."""
-    removed = 0
-    for tmp in out_dir.rglob(".*.tmp"):
-        folders = tmp.relative_to(out_dir).parts[:-1]
-        if tmp.is_file() and (STATE_DIR not in folders or folders == (STATE_DIR, THUMBS_DIR)):
-            tmp.unlink(missing_ok=True)
-            removed += 1
-    return removed
+            writer.writerow({k: csv_cell(record.get(k, "")) for k in REPORT_COLUMNS})
+    out.write(f"{stem}.json", json.dumps(summary, indent=2, default=str) + "\n")
+    return out.root / f"{stem}.csv", out.root / f"{stem}.json"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,8 @@ import torch
 from PIL import Image, ImageOps
 
 from .data.images import load_rgb
-from .report import THUMBS_DIR, state_dir
+from .atomic import OutputDir
+from .report import STATE_DIR, THUMBS_DIR, state_dir
 
 THUMB_SIDE = 96          # longest side of an input/output thumbnail
 GRID_THUMB_WIDTH = 768   # a flip-each grid keeps its height of THUMB_SIDE up to this width
@@ -28,10 +28,14 @@ def thumbs_dir(out_dir: Path) -> Path:
     return state_dir(out_dir) / THUMBS_DIR
 
 
-def thumb_path(out_dir: Path, row_id: str, kind: str) -> Path:
-    """Where row ``row_id``'s ``kind`` ('in' or 'out') thumbnail lives (ids may hold any character)."""
+def thumb_name(row_id: str, kind: str) -> str:
+    """Row ``row_id``'s ``kind`` ('in' or 'out') thumbnail, relative to ``--out`` (ids may hold any character)."""
     digest = hashlib.sha1(row_id.encode("utf-8")).hexdigest()[:20]
-    return thumbs_dir(out_dir) / f"{digest}.{kind}.jpg"
+    return f"{STATE_DIR}/{THUMBS_DIR}/{digest}.{kind}.jpg"
+
+
+def thumb_path(out_dir: Path, row_id: str, kind: str) -> Path:
+    return Path(out_dir) / thumb_name(row_id, kind)
 
 
 def thumbnail_bytes(image: Image.Image | np.ndarray | torch.Tensor) -> bytes:
@@ -54,30 +58,16 @@ def thumbnail_bytes(image: Image.Image | np.ndarray | torch.Tensor) -> bytes:
     return buf.getvalue()
 
 
-def write_thumbnails(out_dir: Path, state, output: Image.Image) -> None:
-    """Thumbnails of a finished row (``state`` is the pipeline's row): the whole photo under
-    ``--align``, else the model input; never fails the row (a report without a picture is fine)."""
+def write_thumbnails(out: OutputDir, row_id: str, source, output: Image.Image) -> None:
+    """Thumbnails of a finished row: its input (the whole photo under ``--align``, else the model
+    input) and its output. Atomic (never a torn thumbnail) but not fsynced: a lost thumbnail costs
+    nothing, an fsync per row would cost the writer thread real time on slow disks. Never fails
+    the row: a report without a picture is fine."""
     try:
-        extra = getattr(state, "extra", None)
-        photo = getattr(extra, "aligned", None)
-        source = photo.photo if photo is not None else state.x
-        _write(thumb_path(out_dir, state.row.id, "in"), thumbnail_bytes(source))
-        _write(thumb_path(out_dir, state.row.id, "out"), thumbnail_bytes(output))
+        out.write(thumb_name(row_id, "in"), thumbnail_bytes(source), fsync=False)
+        out.write(thumb_name(row_id, "out"), thumbnail_bytes(output), fsync=False)
     except Exception:  # noqa: BLE001 - thumbnails are decoration; the row is already written
         pass
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Temp file + rename (never a torn thumbnail) but no fsync: a lost thumbnail costs nothing,
-    an fsync per row would cost the writer thread real time on slow disks."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def input_thumbnail(record_input: str, max_pixels: int = 64_000_000) -> bytes | None:

@@ -105,22 +105,22 @@ def measure_pipeline_auto(work: Path, images: int = 128, batch_size: int = 8, re
     from attgan_batch.editor import Editor
     from attgan_batch.engines import TorchBackend, select_backend
     from attgan_batch.model import load_checkpoint
-    from attgan_batch.pipeline import RunOptions, make_backend, run_manifest
+    from attgan_batch.pipeline import EngineOptions, RunOptions, make_backend, run_manifest
 
     ckpt = default_checkpoint(work / "ckpt")
     path = manifest(work / "m.csv", face_images(work / "images", min(images, 64)), images)
     loaded = load_checkpoint(ckpt)
-    options = RunOptions(out_dir=work / "out", checkpoint=ckpt, batch_size=batch_size, backend="auto",
-                         engines_dir=work / "engines", force=True, log=lambda message: None)
+    engine = EngineOptions(batch_size=batch_size, backend="auto", engines_dir=work / "engines")
+    options = RunOptions(out_dir=work / "out", checkpoint=ckpt, force=True, log=lambda message: None, engine=engine)
     editors = {
         "eager": Editor(loaded, TorchBackend(loaded.generator, "cpu", channels_last=False)),
         "torch_channels_last": Editor(loaded, TorchBackend(load_checkpoint(ckpt).generator, "cpu")),
         "auto": Editor(loaded, make_backend(options, loaded)),
-        "onnxruntime": Editor(loaded, select_backend("onnxruntime", loaded, engines_dir=options.engines_dir,
+        "onnxruntime": Editor(loaded, select_backend(loaded, dataclasses.replace(engine, backend="onnxruntime"),
                                                      log=options.log)),
     }
     if compiled:
-        editors["auto_compile"] = Editor(loaded, make_backend(dataclasses.replace(options, compile=True),
+        editors["auto_compile"] = Editor(loaded, make_backend(dataclasses.replace(options, engine=dataclasses.replace(engine, compile=True)),
                                                               load_checkpoint(ckpt)))
 
     def runner(editor):

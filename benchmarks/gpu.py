@@ -38,7 +38,7 @@ from _common import default_checkpoint, face_images, interleaved_times, manifest
 from attgan_batch.editor import Editor  # noqa: E402
 from attgan_batch.engines import TorchBackend  # noqa: E402
 from attgan_batch.model import AttGANSettings, Generator, load_checkpoint  # noqa: E402
-from attgan_batch.pipeline import RunOptions, run_manifest  # noqa: E402
+from attgan_batch.pipeline import EngineOptions, RunOptions, run_manifest  # noqa: E402
 
 PRECISIONS = ("fp32", "fp16")
 
@@ -73,8 +73,9 @@ def measure_pipeline(device: torch.device, work: Path, images: int, batch: int, 
     ckpt = default_checkpoint(work / "ckpt")
     path = manifest(work / "m.csv", face_images(work / "images", min(images, 64)), images)
     loaded = load_checkpoint(ckpt)
-    options = {p: RunOptions(out_dir=work / f"out-{p}", checkpoint=ckpt, batch_size=batch, device=str(device),
-                             backend="torch", precision=p, force=True, log=lambda message: None) for p in PRECISIONS}
+    options = {p: RunOptions(out_dir=work / f"out-{p}", checkpoint=ckpt, force=True, log=lambda message: None,
+                             engine=EngineOptions(batch_size=batch, device=str(device), backend="torch", precision=p))
+               for p in PRECISIONS}
     editors = {p: Editor(loaded, TorchBackend(copy.deepcopy(loaded.generator), device=device, precision=p))
                for p in PRECISIONS}
     fns = {p: (lambda p=p: run_manifest(path, options[p], editor=editors[p])) for p in PRECISIONS}

@@ -31,14 +31,14 @@ from attgan_batch.attributes import parse_edit, parse_vector, plan_edit  # noqa:
 from attgan_batch.data.images import load_rgb, preprocess  # noqa: E402
 from attgan_batch.editor import Editor  # noqa: E402
 from attgan_batch.model import DEFAULT_ATTRS, load_checkpoint  # noqa: E402
-from attgan_batch.pipeline import RunOptions, run_manifest  # noqa: E402
+from attgan_batch.pipeline import EngineOptions, RunOptions, run_manifest  # noqa: E402
 
 RSS_CHILD = r"""
 import json, resource, sys
 from pathlib import Path
-from attgan_batch.pipeline import RunOptions, run_manifest
-s = run_manifest(sys.argv[1], RunOptions(out_dir=Path(sys.argv[2]), checkpoint=Path(sys.argv[3]),
-                 batch_size=int(sys.argv[4]), backend=sys.argv[5], force=True))
+from attgan_batch.pipeline import EngineOptions, RunOptions, run_manifest
+s = run_manifest(sys.argv[1], RunOptions(out_dir=Path(sys.argv[2]), checkpoint=Path(sys.argv[3]), force=True,
+                                         engine=EngineOptions(batch_size=int(sys.argv[4]), backend=sys.argv[5])))
 print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "ok": s.ok}))
 """
 
@@ -84,8 +84,9 @@ def main() -> None:
                     g(xs[i:i + 1], attrs[i:i + 1])
 
         from attgan_batch.pipeline import make_backend
-        options = RunOptions(out_dir=work / "out", checkpoint=ckpt, batch_size=args.batch_size,
-                             backend=args.backend, engines_dir=work / "engines", force=True)
+        options = RunOptions(out_dir=work / "out", checkpoint=ckpt, force=True,
+                             engine=EngineOptions(batch_size=args.batch_size, backend=args.backend,
+                                                  engines_dir=work / "engines"))
         backend = make_backend(options, load_checkpoint(ckpt))
         # the checkpoint is loaded once, as a long-running job would; (c) times the pipeline's own work
         editor = Editor(load_checkpoint(ckpt), backend)

@@ -36,11 +36,12 @@ from attgan_batch.model import AttGANSettings, Generator  # noqa: E402
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from attgan_batch.pipeline import RunOptions, run_manifest
+from attgan_batch.pipeline import EngineOptions, RunOptions, ScaleOptions, run_manifest
 manifest, out, ckpt, batch, executor, workers = sys.argv[1:7]
 t0 = time.perf_counter()
-s = run_manifest(manifest, RunOptions(out_dir=Path(out), checkpoint=Path(ckpt), batch_size=int(batch), backend="torch",
-                 device="cpu", executor=executor, workers=int(workers), force=True, log=lambda m: None))
+s = run_manifest(manifest, RunOptions(out_dir=Path(out), checkpoint=Path(ckpt), workers=int(workers), force=True,
+                                      engine=EngineOptions(batch_size=int(batch), backend="torch", device="cpu"),
+                                      scale=ScaleOptions(executor=executor), log=lambda m: None))
 wall = time.perf_counter() - t0
 d = s.to_dict()
 print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "ok": s.ok, "rows": s.rows,

@@ -16,7 +16,7 @@ from PIL import Image
 from attgan_batch.align import AlignOptions, align_photo
 from attgan_batch.align.geometry import apply, celeba_crop_eyes, similarity
 from attgan_batch.data.images import to_uint8
-from attgan_batch.pipeline import RunOptions, run_manifest
+from attgan_batch.pipeline import EngineOptions, OutputOptions, PhotoOptions, RunOptions, run_manifest
 from conftest import SOURCE_13, write_checkpoint, write_image
 
 cv2 = pytest.importorskip("cv2", reason="--align needs opencv-python-headless<5 (pip install -e '.[dev]')")
@@ -55,7 +55,8 @@ def checkpoint(tmp_path_factory) -> Path:
     return write_checkpoint(tmp_path_factory.mktemp("ck") / "tiny", img_size=32, with_d=True)
 
 
-def _run(tmp_path: Path, rows: list[dict], out: str = "out", **options) -> tuple[Path, dict[str, dict]]:
+def _run(tmp_path: Path, rows: list[dict], out: str = "out", *, checkpoint: Path, align: AlignOptions,
+         grid: bool = False) -> tuple[Path, dict[str, dict]]:
     manifest = tmp_path / f"{out}.csv"
     columns = ["id", "image", "source", "edit", "output"]
     with open(manifest, "w", newline="") as fh:
@@ -63,8 +64,8 @@ def _run(tmp_path: Path, rows: list[dict], out: str = "out", **options) -> tuple
         writer.writeheader()
         writer.writerows([{c: r.get(c, "") for c in columns} for r in rows])
     out_dir = tmp_path / out
-    run_manifest(manifest, RunOptions(out_dir=out_dir, checkpoint=options.pop("checkpoint"), backend="torch",
-                                      device="cpu", **options))
+    run_manifest(manifest, RunOptions(out_dir=out_dir, checkpoint=checkpoint, engine=EngineOptions(backend="torch", device="cpu"),
+                                      photo=PhotoOptions(align=align), output=OutputOptions(grid=grid)))
     with open(out_dir / "report.csv", newline="") as fh:
         return out_dir, {r["id"]: r for r in csv.DictReader(fh)}
 
@@ -195,7 +196,7 @@ def test_no_paste_grid_and_predicted_source(tmp_path, astronaut, checkpoint):
     assert "not pasted back" in row["note"] and "grid: crop.grid.png" in row["note"]
     assert row["source_predicted"].count("=") == 13 and ":" in row["source_predicted"]
     grid = Image.open(out / "crop.grid.png")
-    assert grid.size == (3 * 32, 32 + 14)  # input, recon, the edit; a caption band on top
+    assert grid.size == (3 * 32, 32 + 26)  # input, recon, the edit; "Bangs=1" wraps to two caption lines
 
 
 def test_python_api_edits_the_whole_photo(grace, checkpoint):
@@ -205,7 +206,8 @@ def test_python_api_edits_the_whole_photo(grace, checkpoint):
     [out, crops] = editor.edit([grace, grace], ["Male=1", "flip-each"], sources=[SOURCE_13] * 2,
                                align=AlignOptions())
     assert out.size == Image.open(grace).size
-    assert crops.size == (15 * 32, 32 + 14)  # flip-each: input, recon and 13 flips of the aligned crop
+    assert crops.size[0] == 15 * 32  # flip-each: input, recon and 13 flips of the aligned crop
+    assert crops.size[1] > 32  # with whole captions above the tiles
 
 
 def test_cli_align_options(tmp_path, grace, checkpoint):

@@ -14,7 +14,7 @@ from attgan_batch.data.images import load_rgb
 from attgan_batch.errors import ManifestError, RowError
 from attgan_batch.manifest import ManifestReader, RowFailure, scan_manifest
 from attgan_batch.model import DEFAULT_ATTRS
-from attgan_batch.pipeline import RunOptions, run_manifest
+from attgan_batch.pipeline import EngineOptions, RunOptions, run_manifest
 from conftest import SOURCE_13, write_image
 
 
@@ -94,8 +94,8 @@ def test_every_bad_image_fails_its_row_and_odd_formats_succeed(tmp_path, tiny_ch
         for name, (path, _) in cases.items():
             writer.writerow([name, str(path), SOURCE_13, "Eyeglasses=1"])
     out = tmp_path / "out"
-    summary = run_manifest(manifest, RunOptions(out_dir=out, checkpoint=tiny_checkpoint, backend="torch",
-                                                batch_size=4))
+    summary = run_manifest(manifest, RunOptions(out_dir=out, checkpoint=tiny_checkpoint,
+                                                engine=EngineOptions(backend="torch", batch_size=4)))
     with open(out / "report.csv", newline="") as fh:
         report = {r["id"]: r for r in csv.DictReader(fh)}
     assert set(report) == set(cases)

@@ -66,7 +66,7 @@ def test_run_mixed_manifest_reports_each_row(tmp_path, tiny_checkpoint, mixed_ma
     assert "unknown attribute 'Beard'" in report["bad-name"]["error"]
     assert report["good-png"]["conflicts"] == "Black_Hair 1->0 (Blond_Hair on)"
     summary = json.loads((out / "report.json").read_text())
-    assert summary["counts"] == {"rows": 7, "ok": 3, "failed": 4, "skipped": 0, "resumed": 0}
+    assert summary["counts"] == {"rows": 7, "ok": 3, "failed": 4, "skipped": 0, "resumed": 0, "redone": 0}
     assert summary["exit_code"] == 1 and summary["checkpoint"]["sha256"]
     assert not list(out.glob("*.tmp")) and not (out / ".attgan-batch" / "lock").exists()
 

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from attgan_batch.cli import main
-from attgan_batch.pipeline import RunOptions, run_manifest
+from attgan_batch.pipeline import EngineOptions, RunOptions, run_manifest
 from attgan_batch.report import read_journal
 from conftest import SOURCE_13, write_checkpoint, write_image
 
@@ -133,18 +133,19 @@ def test_unwritable_out_is_a_clear_usage_error(tmp_path, tiny_checkpoint):
 
 
 def test_permission_denied_on_one_output(tmp_path, tiny_checkpoint, monkeypatch):
-    import attgan_batch.pipeline as pipeline
+    from attgan_batch.atomic import OutputDir
 
-    real = pipeline.save_atomic
+    real = OutputDir.open_atomic
 
-    def flaky(image, path, fmt):
-        if path.name == "r001.png":
-            raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        real(image, path, fmt)
+    def flaky(self, relative, *args, **kwargs):
+        if str(relative) == "r001.png":
+            raise PermissionError(errno.EACCES, "Permission denied", str(relative))
+        return real(self, relative, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "save_atomic", flaky)
+    monkeypatch.setattr(OutputDir, "open_atomic", flaky)
     manifest, out = _manifest(tmp_path, 4), tmp_path / "out"
-    summary = run_manifest(manifest, RunOptions(out_dir=out, checkpoint=tiny_checkpoint, backend="torch"))
+    summary = run_manifest(manifest, RunOptions(out_dir=out, checkpoint=tiny_checkpoint,
+                                                engine=EngineOptions(backend="torch")))
     report = _report(out)
     assert summary.exit_code == 1 and report["r001"]["status"] == "failed"
     assert "cannot write output r001.png: Permission denied" in report["r001"]["error"]
@@ -158,7 +159,8 @@ def test_disk_full_on_a_real_tiny_tmpfs(tmp_path, tiny_checkpoint):
         pytest.skip("cannot mount a tmpfs here (needs root); the fault-injection test covers the write path")
     try:
         manifest, out = _manifest(tmp_path, 40), mount / "out"
-        summary = run_manifest(manifest, RunOptions(out_dir=out, checkpoint=tiny_checkpoint, backend="torch"))
+        summary = run_manifest(manifest, RunOptions(out_dir=out, checkpoint=tiny_checkpoint,
+                                                engine=EngineOptions(backend="torch")))
         assert summary.exit_code == 1
         with open(summary.report_csv, newline="") as fh:
             rows = list(csv.DictReader(fh))
@@ -171,15 +173,68 @@ def test_disk_full_on_a_real_tiny_tmpfs(tmp_path, tiny_checkpoint):
 
 
 def test_stale_temp_files_of_outputs_and_thumbnails_are_removed_and_other_state_is_kept(tmp_path):
-    """A kill can land in an output's or a thumbnail's write; the next run removes both leftovers."""
-    from attgan_batch.report import remove_stale_temp_files, state_dir
+    """A kill can land in an output's or a thumbnail's write; the next run removes both leftovers,
+    and only those: a user's own ``.notes.tmp`` and a live process's temp file stay."""
+    from attgan_batch import atomic
     from attgan_batch.thumbnails import thumbs_dir
 
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs
+    host = atomic.temp_name().split("-")[1]
     out = tmp_path / "out"
-    leftovers = [out / "sub" / ".a.png.41.tmp", thumbs_dir(out) / ".5add580d70a0221cde99.out.jpg.41.tmp"]
-    kept = [state_dir(out) / ".lock.41.tmp", out / "sub" / "b.png", thumbs_dir(out) / "5add580d70a0221cde99.out.jpg"]
+    leftovers = [out / "sub" / f".agb-{host}-{gone.pid}-0.tmp", thumbs_dir(out) / f".agb-{host}-{gone.pid}-1f.tmp"]
+    kept = [out / ".mynotes.tmp", out / "sub" / ".a.png.41.tmp", out / "sub" / f".agb-{host}-1-0.tmp",
+            out / "sub" / "b.png", thumbs_dir(out) / "5add580d70a0221cde99.out.jpg"]
     for path in leftovers + kept:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"x")
-    assert remove_stale_temp_files(out) == 2
+    assert atomic.remove_orphan_temps(out) == 2
     assert not any(p.exists() for p in leftovers) and all(p.exists() for p in kept)
+
+
+def test_a_report_that_cannot_go_into_out_goes_elsewhere_and_quiet_still_says_where(tmp_path, tiny_checkpoint):
+    """report.csv cannot be written into --out (here a folder stands where the file goes): the
+    report goes to a temp folder, the run exits 1, and even with -q stderr names that folder."""
+    manifest, out = _manifest(tmp_path, 6), tmp_path / "out"
+    (out / "report.csv").mkdir(parents=True)
+    result = subprocess.run([sys.executable, "-m", "attgan_batch", "run", str(manifest), "--out", str(out),
+                             "-c", str(tiny_checkpoint), "--backend", "torch", "-q"], capture_output=True, text=True)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "wrote it to" in result.stderr, result.stderr
+    fallback = Path(result.stderr.split("wrote it to ")[1].split()[0])
+    with open(fallback / "report.csv", newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == 6
+    assert not (out / ".attgan-batch" / "lock").exists()
+
+
+def _immutable(*folders: Path, on: bool = True) -> bool:
+    """chattr +i: not even root may add or remove entries (a truly read-only folder); False when
+    the file system or the container does not allow it."""
+    flag = "+i" if on else "-i"
+    return all(subprocess.run(["chattr", flag, str(f)], capture_output=True).returncode == 0 for f in folders)
+
+
+def test_out_made_read_only_mid_run_reports_elsewhere_and_says_so_even_quiet(tmp_path, slow_checkpoint):
+    """Rows fail with the file system's reason, the report goes to a temp folder, the lock that cannot
+    be removed is a warning, and stderr names where the report went (with -q too): no traceback."""
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    if not _immutable(probe) or not _immutable(probe, on=False):
+        pytest.skip("chattr +i is not allowed here (needs root and CAP_LINUX_IMMUTABLE)")
+    manifest, out = _manifest(tmp_path, 120), tmp_path / "out"
+    proc = _start(manifest, out, slow_checkpoint)
+    try:
+        _wait_for_rows(proc, out, 4)
+        assert _immutable(out, out / ".attgan-batch")
+        _, err = proc.communicate(timeout=300)
+    finally:
+        _immutable(out, out / ".attgan-batch", on=False)
+    assert proc.returncode == 1 and "Traceback" not in err, err
+    assert "wrote it to" in err and "could not remove the lock" in err, err
+    fallback = Path(err.split("wrote it to ")[1].split()[0])
+    with open(fallback / "report.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 120
+    assert any("Operation not permitted" in r["error"] for r in rows if r["status"] == "failed")
+
+

@@ -14,6 +14,7 @@ import onnx  # noqa: E402
 
 from attgan_batch.cli import main  # noqa: E402
 from attgan_batch.engines import artifacts, export, select_backend  # noqa: E402
+from attgan_batch.engines.options import EngineOptions
 from attgan_batch.engines.artifacts import ensure_onnx, onnx_path  # noqa: E402
 from attgan_batch.engines.export import export_onnx  # noqa: E402
 from attgan_batch.engines.onnx_backend import OnnxRuntimeBackend  # noqa: E402
@@ -114,14 +115,14 @@ def test_select_auto_on_cpu_exports_once_then_reuses(monkeypatch, tiny_checkpoin
     engines = tmp_path / "engines"
     logs: list[str] = []
 
-    first = select_backend("auto", loaded, engines_dir=engines, log=logs.append)
+    first = select_backend(loaded, EngineOptions(backend="auto", engines_dir=engines), log=logs.append)
     assert first.name == EXPECTED_CPU_AUTO and len(calls) == 1
     assert any("exported" in line for line in logs)
     cached = onnx_path(engines, loaded.sha256, "fp32")
     assert first.describe()["engine"] == str(cached) and sidecar_path(cached).is_file()
 
     logs.clear()
-    second = select_backend("auto", loaded, engines_dir=engines, log=logs.append)
+    second = select_backend(loaded, EngineOptions(backend="auto", engines_dir=engines), log=logs.append)
     assert second.name == EXPECTED_CPU_AUTO and len(calls) == 1, "second call must reuse the cached export"
     assert any("cached" in line for line in logs)
     x, a = export.parity_inputs(32, 13, batch=4)
@@ -130,19 +131,18 @@ def test_select_auto_on_cpu_exports_once_then_reuses(monkeypatch, tiny_checkpoin
     assert (second.infer(x, a) - expected).abs().max() <= 1e-4
 
     cached.write_bytes(cached.read_bytes() + b"\0")  # tampered or half-written file: exported again
-    select_backend("auto", loaded, engines_dir=engines, log=logs.append)
+    select_backend(loaded, EngineOptions(backend="auto", engines_dir=engines), log=logs.append)
     assert len(calls) == 2 and any("changed since built" in line for line in logs)
 
 
 def test_auto_without_onnxruntime_falls_back_to_torch(monkeypatch, tiny_checkpoint, tmp_path):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     logs: list[str] = []
-    backend = select_backend("auto", load_checkpoint(tiny_checkpoint), device="cpu", engines_dir=tmp_path,
-                             log=logs.append)
+    backend = select_backend(load_checkpoint(tiny_checkpoint), EngineOptions(backend="auto", device="cpu", engines_dir=tmp_path), log=logs.append)
     assert backend.name == "torch"
     assert any("onnxruntime is not installed" in line and "attgan-batch[onnx,openvino]" in line for line in logs)
     with pytest.raises(EngineUnavailable, match=r"pip install 'attgan-batch\[onnx\]'.*--backend torch"):
-        select_backend("onnxruntime", load_checkpoint(tiny_checkpoint), engines_dir=tmp_path, log=quiet)
+        select_backend(load_checkpoint(tiny_checkpoint), EngineOptions(backend="onnxruntime", engines_dir=tmp_path), log=quiet)
 
 
 def test_onnxruntime_on_cuda_needs_onnxruntime_gpu(tiny_checkpoint, tmp_path):
@@ -151,8 +151,7 @@ def test_onnxruntime_on_cuda_needs_onnxruntime_gpu(tiny_checkpoint, tmp_path):
     if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
         pytest.skip("this onnxruntime has the CUDA provider")
     with pytest.raises(EngineUnavailable, match="needs onnxruntime-gpu.*--backend torch --device cuda"):
-        select_backend("onnxruntime", load_checkpoint(tiny_checkpoint), device="cuda",
-                       engines_dir=tmp_path / "engines", log=quiet)
+        select_backend(load_checkpoint(tiny_checkpoint), EngineOptions(backend="onnxruntime", device="cuda", engines_dir=tmp_path / "engines"), log=quiet)
     assert not (tmp_path / "engines").exists(), "fails before spending time on an export"
 
 
@@ -160,21 +159,21 @@ def test_explicit_engine_is_used_when_fresh_and_refused_when_stale(tiny_checkpoi
     loaded = load_checkpoint(tiny_checkpoint)
     engines = tmp_path / "engines"
     art = ensure_onnx(loaded, engines, log=quiet)
-    assert select_backend("auto", loaded, engine=art.path, engines_dir=engines, log=quiet).name == "onnxruntime"
+    assert select_backend(loaded, EngineOptions(backend="auto", engine=art.path, engines_dir=engines), log=quiet).name == "onnxruntime"
 
     other = load_checkpoint(write_checkpoint(tmp_path / "other", seed=1))
     with pytest.raises(EngineUnavailable) as err:
-        select_backend("auto", other, engine=art.path, engines_dir=engines, log=quiet)
+        select_backend(other, EngineOptions(backend="auto", engine=art.path, engines_dir=engines), log=quiet)
     message = str(err.value)
     assert "refusing" in message and "checkpoint: built for sha256" in message
     assert f"attgan-batch build-engine --checkpoint {tmp_path / 'other'} --precision fp32" in message
 
     with pytest.raises(EngineUnavailable, match="precision: built for fp32, now fp16"):
-        select_backend("onnxruntime", loaded, engine=art.path, precision="fp16", engines_dir=engines, log=quiet)
+        select_backend(loaded, EngineOptions(backend="onnxruntime", engine=art.path, precision="fp16", engines_dir=engines), log=quiet)
     with pytest.raises(EngineUnavailable, match="is a onnxruntime artefact but --backend tensorrt"):
-        select_backend("tensorrt", loaded, engine=art.path, engines_dir=engines, log=quiet)
+        select_backend(loaded, EngineOptions(backend="tensorrt", engine=art.path, engines_dir=engines), log=quiet)
     with pytest.raises(EngineUnavailable, match="unknown backend"):
-        select_backend("tensorflow", loaded, engines_dir=engines, log=quiet)
+        select_backend(loaded, EngineOptions(backend="tensorflow", engines_dir=engines), log=quiet)
 
 
 def test_build_engine_command(monkeypatch, tiny_checkpoint, tmp_path):

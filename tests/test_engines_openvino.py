@@ -16,6 +16,7 @@ pytest.importorskip("openvino", reason="the [openvino] extra is not installed")
 
 from attgan_batch.cli import main  # noqa: E402
 from attgan_batch.engines import export, select_backend  # noqa: E402
+from attgan_batch.engines.options import EngineOptions
 from attgan_batch.engines.artifacts import ensure_onnx, onnx_path  # noqa: E402
 from attgan_batch.engines.gemm_layers import (GRAPH_FORM, ConvAsGemm, ConvTransposeWinograd,  # noqa: E402
                                               with_gemm_layers)
@@ -152,26 +153,26 @@ def test_cached_export_of_an_older_graph_form_is_exported_again(tiny_export, tmp
     meta = read_sidecar(again.path)
     del meta["graph"]
     write_sidecar(again.path, meta)
-    chosen = select_backend("openvino", loaded, engine=again.path, engines_dir=engines, log=quiet)
+    chosen = select_backend(loaded, EngineOptions(backend="openvino", engine=again.path, engines_dir=engines), log=quiet)
     assert chosen.name == "openvino"
 
 
 def test_select_openvino_explicitly_and_its_errors(monkeypatch, tiny_export):
     _, loaded, engines = tiny_export
-    backend = select_backend("openvino", loaded, engines_dir=engines, batch_size=1, log=quiet)
+    backend = select_backend(loaded, EngineOptions(backend="openvino", engines_dir=engines, batch_size=1), log=quiet)
     assert backend.name == "openvino" and backend.streams == 1, "batch 1: one stream with every core"
     assert onnx_path(engines, loaded.sha256, "fp32").is_file()
     with pytest.raises(EngineUnavailable, match="runs on the CPU here.*--backend torch --device cuda"):
-        select_backend("openvino", loaded, device="cuda", engines_dir=engines, log=quiet)
+        select_backend(loaded, EngineOptions(backend="openvino", device="cuda", engines_dir=engines), log=quiet)
     with pytest.raises(EngineUnavailable, match="--compile applies to the torch backend"):
-        select_backend("openvino", loaded, engines_dir=engines, compile=True, log=quiet)
+        select_backend(loaded, EngineOptions(backend="openvino", engines_dir=engines, compile=True), log=quiet)
 
     monkeypatch.setitem(sys.modules, "openvino", None)
     with pytest.raises(EngineUnavailable, match=r"openvino is not installed.*attgan-batch\[openvino\].*--backend "
                                                 r"onnxruntime or --backend torch"):
-        select_backend("openvino", loaded, engines_dir=engines, log=quiet)
+        select_backend(loaded, EngineOptions(backend="openvino", engines_dir=engines), log=quiet)
     logs: list[str] = []
-    fallback = select_backend("auto", loaded, device="cpu", engines_dir=engines, log=logs.append)
+    fallback = select_backend(loaded, EngineOptions(backend="auto", device="cpu", engines_dir=engines), log=logs.append)
     assert fallback.name == "onnxruntime"
     assert any("openvino is not installed" in line and "attgan-batch[openvino]" in line for line in logs)
 
@@ -186,7 +187,7 @@ def test_auto_falls_back_to_onnxruntime_when_openvino_cannot_load(monkeypatch, t
 
     monkeypatch.setattr(openvino_backend, "OpenVinoBackend", broken)
     logs: list[str] = []
-    backend = select_backend("auto", loaded, device="cpu", engines_dir=engines, log=logs.append)
+    backend = select_backend(loaded, EngineOptions(backend="auto", device="cpu", engines_dir=engines), log=logs.append)
     assert backend.name == "onnxruntime"
     assert any("not using openvino: openvino 0 cannot load it" in line for line in logs)
 
@@ -248,7 +249,6 @@ def test_auto_exports_once_even_when_the_export_fails_its_parity_check(monkeypat
     monkeypatch.setattr(artifacts, "export_onnx", lambda *a, **k: calls.append(1) or real_export(*a, **k))
     monkeypatch.setitem(export.TOLERANCE, "fp32", -1.0)  # every export now fails its parity check
     logs: list[str] = []
-    backend = select_backend("auto", load_checkpoint(tiny_checkpoint), device="cpu", engines_dir=tmp_path / "e",
-                             log=logs.append)
+    backend = select_backend(load_checkpoint(tiny_checkpoint), EngineOptions(backend="auto", device="cpu", engines_dir=tmp_path / "e"), log=logs.append)
     assert backend.name == "torch" and len(calls) == 1, "one failed export, not one per CPU engine"
     assert any("no usable ONNX export" in line and "disagrees with PyTorch" in line for line in logs)

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from attgan_batch.engines import select_backend
+from attgan_batch.engines.options import EngineOptions
 from attgan_batch.engines.sidecar import build_meta
 from attgan_batch.engines.tensorrt_backend import TensorRTBackend
 from attgan_batch.engines.tensorrt_build import build_plan, timing_cache_path
@@ -262,12 +263,12 @@ def test_select_tensorrt_says_why_and_what_instead(monkeypatch, tiny_checkpoint,
     loaded = load_checkpoint(tiny_checkpoint)
     monkeypatch.setitem(sys.modules, "tensorrt", None)
     with pytest.raises(EngineUnavailable, match="TensorRT is not installed.*--backend onnxruntime"):
-        select_backend("tensorrt", loaded, engines_dir=tmp_path, log=lambda m: None)
+        select_backend(loaded, EngineOptions(backend="tensorrt", engines_dir=tmp_path), log=lambda m: None)
     monkeypatch.setitem(sys.modules, "tensorrt", fake_tensorrt())
     with pytest.raises(EngineUnavailable, match="needs an NVIDIA CUDA GPU"):
-        select_backend("tensorrt", loaded, engines_dir=tmp_path, log=lambda m: None)
+        select_backend(loaded, EngineOptions(backend="tensorrt", engines_dir=tmp_path), log=lambda m: None)
     with pytest.raises(EngineUnavailable, match="not on --device cpu"):
-        select_backend("tensorrt", loaded, device="cpu", engines_dir=tmp_path, log=lambda m: None)
+        select_backend(loaded, EngineOptions(backend="tensorrt", device="cpu", engines_dir=tmp_path), log=lambda m: None)
 
 
 def test_select_tensorrt_without_a_plan_gives_the_build_command(monkeypatch, tiny_checkpoint, tmp_path):
@@ -275,7 +276,7 @@ def test_select_tensorrt_without_a_plan_gives_the_build_command(monkeypatch, tin
     monkeypatch.setitem(sys.modules, "tensorrt", fake_tensorrt())
     loaded = load_checkpoint(tiny_checkpoint)
     with pytest.raises(EngineUnavailable) as err:
-        select_backend("tensorrt", loaded, engines_dir=tmp_path / "engines", batch_size=16, log=lambda m: None)
+        select_backend(loaded, EngineOptions(backend="tensorrt", engines_dir=tmp_path / "engines", batch_size=16), log=lambda m: None)
     message = str(err.value)
     assert "no fresh TensorRT plan" in message and "NVIDIA L4" in message
     assert f"attgan-batch build-engine --checkpoint {tiny_checkpoint} --precision fp32 --batch 1:16:32" in message

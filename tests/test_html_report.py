@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from attgan_batch.html_report import write_html_report
-from attgan_batch.pipeline import RunOptions, run_manifest
+from attgan_batch.pipeline import EngineOptions, RunOptions, run_manifest
 from attgan_batch.thumbnails import THUMB_SIDE, thumb_path
 from conftest import SOURCE_13, write_checkpoint, write_image
 
@@ -58,8 +58,8 @@ def finished_run(tmp_path_factory) -> Path:
             f'broken,photos/broken.jpg,"{SOURCE_13}",Male=1',
             f'typo,photos/p0.png,"{SOURCE_13}",Beard=1']  # fails before decoding: thumbnail at report time
     (root / "m.csv").write_text("\n".join(rows) + "\n")
-    run_manifest(root / "m.csv", RunOptions(out_dir=root / "out", checkpoint=checkpoint, backend="torch",
-                                            device="cpu", batch_size=2))
+    run_manifest(root / "m.csv", RunOptions(out_dir=root / "out", checkpoint=checkpoint,
+                                            engine=EngineOptions(backend="torch", device="cpu", batch_size=2)))
     return root / "out"
 
 

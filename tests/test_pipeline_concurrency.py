@@ -12,7 +12,7 @@ import torch
 from attgan_batch.editor import Editor
 from attgan_batch.engines import TorchBackend
 from attgan_batch.model import load_checkpoint
-from attgan_batch.pipeline import RunOptions, run_manifest
+from attgan_batch.pipeline import EngineOptions, RunOptions, run_manifest
 from conftest import SOURCE_13, write_image
 
 
@@ -63,7 +63,7 @@ def _report(out):
 
 
 def _run(manifest, out, ckpt, backend):
-    options = RunOptions(out_dir=out, checkpoint=ckpt, batch_size=4, log=lambda m: None)
+    options = RunOptions(out_dir=out, checkpoint=ckpt, log=lambda m: None, engine=EngineOptions(batch_size=4))
     return run_manifest(manifest, options, editor=Editor(load_checkpoint(ckpt), backend))
 
 

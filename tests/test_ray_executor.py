@@ -16,7 +16,7 @@ from PIL import Image
 
 from attgan_batch.errors import AttGANBatchError
 from attgan_batch.executors.ray_executor import import_ray, plan_resources
-from attgan_batch.pipeline import RunOptions, run_manifest
+from attgan_batch.pipeline import EngineOptions, RunOptions, ScaleOptions, run_manifest
 from conftest import SOURCE_13, write_image
 
 COMPARED = ["line", "id", "input", "output", "status", "error", "edit", "source", "source_predicted", "target",
@@ -82,10 +82,10 @@ def manifest_200(tmp_path) -> Path:
 
 
 def test_ray_matches_local_and_resumes(ray_cluster, tmp_path, tiny_checkpoint, manifest_200):
-    common = dict(checkpoint=tiny_checkpoint, backend="torch", batch_size=8)
+    common = dict(checkpoint=tiny_checkpoint, engine=EngineOptions(backend="torch", batch_size=8))
     local = run_manifest(manifest_200, RunOptions(out_dir=tmp_path / "local", **common))
     out = tmp_path / "ray"
-    remote = run_manifest(manifest_200, RunOptions(out_dir=out, executor="ray", workers=2, **common))
+    remote = run_manifest(manifest_200, RunOptions(out_dir=out, workers=2, **common, scale=ScaleOptions(executor="ray")))
     assert (remote.rows, remote.ok, remote.failed, remote.images_written) == \
            (local.rows, local.ok, local.failed, local.images_written) == (200, 196, 4, 209)
     reference = _rows(tmp_path / "local" / "report.csv")
@@ -107,7 +107,7 @@ def test_ray_matches_local_and_resumes(ray_cluster, tmp_path, tiny_checkpoint, m
         for name in ("r003.png", "grid.png"):
             (folder / name).unlink()
     local_again = run_manifest(manifest_200, RunOptions(out_dir=tmp_path / "local", **common))
-    again = run_manifest(manifest_200, RunOptions(out_dir=out, executor="ray", workers=1, **common))
+    again = run_manifest(manifest_200, RunOptions(out_dir=out, workers=1, **common, scale=ScaleOptions(executor="ray")))
     # 193, not 194: the duplicate "r001" row's failure also un-finishes the first r001 (report.finished_rows)
     assert (again.resumed, again.ok, again.failed, again.rows) == \
            (local_again.resumed, local_again.ok, local_again.failed, local_again.rows) == (193, 196, 4, 200)

@@ -17,7 +17,7 @@ from PIL import Image
 
 from attgan_batch.cli import main
 from attgan_batch.lock import OutputLocked, RunLock
-from attgan_batch.pipeline import RunOptions, run_manifest
+from attgan_batch.pipeline import EngineOptions, RunOptions, ScaleOptions, run_manifest
 from attgan_batch.shards import Shard, select, shard_of
 from conftest import SOURCE_13, write_image
 
@@ -51,8 +51,9 @@ def manifest(tmp_path) -> Path:
     return path
 
 
-def _options(out: Path, ckpt: Path, shard: Shard | None = None, **kw) -> RunOptions:
-    return RunOptions(out_dir=out, checkpoint=ckpt, backend="torch", batch_size=4, shard=shard, **kw)
+def _options(out: Path, ckpt: Path, shard: Shard | None = None) -> RunOptions:
+    return RunOptions(out_dir=out, checkpoint=ckpt, engine=EngineOptions(backend="torch", batch_size=4),
+                      scale=ScaleOptions(shard=shard))
 
 
 # ------------------------------------------------------------------ assignment

@@ -202,10 +202,10 @@ def test_style_sweep_adds_a_line_per_code_to_the_grid(tmp_path, style_checkpoint
                                        "--backend", "torch", "-q", "--style-sweep", "Eyeglasses"])
     assert result.exit_code == 0, result.output
     sheet = Image.open(out / "r.grid.png")
-    size, label = 32, 14
-    assert sheet.size == (size * 6, 3 * (size + label))  # edit line (input, recon, edit) + 2 sweep lines of 5
-    line = [sheet.crop((i * size, 2 * (size + label) + label, (i + 1) * size, 3 * (size + label))).tobytes()
-            for i in range(1, 6)]
+    size = 32
+    width, height = sheet.size
+    assert width == size * 6 and height > 3 * size  # edit line (input, recon, edit) + 2 sweep lines of 5, captioned
+    line = [sheet.crop((i * size, height - size, (i + 1) * size, height)).tobytes() for i in range(1, 6)]
     assert len(set(line)) == 5  # every swept value draws something different
     bad = CliRunner().invoke(main, ["run", str(manifest), "--out", str(tmp_path / "o2"), "-c", str(style_checkpoint),
                                     "--backend", "torch", "-q", "--style-sweep", "Male"])
@@ -259,7 +259,7 @@ def test_eval_style_command_reports_correlation_consistency_and_grid(tmp_path, s
     assert -1 <= report["q_correlation"][0] <= 1
     assert 0 <= report["frame_consistency"][0]["monotonic"] <= 1
     grid = Image.open(out.with_suffix(".png"))
-    assert grid.size == (32 * 6, 8 * (32 + 14))  # 8 faces, input + 5 sweep values
+    assert grid.size[0] == 32 * 6 and grid.size[1] > 8 * 32  # 8 captioned faces, input + 5 sweep values
     bad = CliRunner().invoke(main, ["eval-style", "--checkpoint", str(run.checkpoint), "--data", str(synth_dir),
                                     "--attr", "Male", "--out", str(out)])
     assert bad.exit_code == 2 and "no style controllers for Male" in bad.output

@@ -11,12 +11,13 @@ import importlib.util
 
 import click
 
-from .. import __version__
+from ..version import __version__
 
 # command name -> (module under attgan_batch.cli, attribute, one-line help for the listing)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("run", "run_command", "Edit every row of a manifest; write images and a report."),
     "check": ("check", "check_command", "Validate a manifest without running the model."),
+    "info": ("info", "info_command", "Describe a checkpoint: attributes, sizes, source prediction, engine."),
     "build-engine": ("engine", "build_engine_command", "Export the generator to ONNX / build a TensorRT plan."),
     "train": ("train", "train_command", "Train AttGAN (CPU, CUDA, torchrun multi-GPU)."),
     "synth": ("synth", "synth_command", "Draw a synthetic face dataset with known attributes."),

@@ -9,8 +9,8 @@ from rich.console import Console
 
 checkpoint_option = click.option(
     "--checkpoint", "-c", type=click.Path(path_type=Path), default=None,
-    help="Experiment folder (setting.txt + checkpoint/weights.N.pth), its checkpoint/ folder, or a .pth "
-         "file. Default: the bundled demo model.",
+    help="Experiment folder (setting.txt + checkpoint/weights.N.pth), its checkpoint/ folder, a .pth "
+         "file, or 'demo' (the bundled demo model, also the default).",
 )
 
 

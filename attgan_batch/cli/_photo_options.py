@@ -9,7 +9,7 @@ import click
 
 
 def _face(ctx, param, value):
-    from ..align.photo import parse_face
+    from ..align.options import parse_face
 
     try:
         return parse_face(value)
@@ -32,6 +32,10 @@ _OPTIONS = [
     click.option("--classifier", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
                  help="Predict missing sources with this attribute classifier (from `attgan-batch "
                       "train-classifier`) instead of the checkpoint's discriminator."),
+    click.option("--source-from", type=click.Choice(["auto", "recon"]), default="auto", show_default=True,
+                 help="Rows without a source: auto predicts it with --classifier or the checkpoint's "
+                      "discriminator; recon infers it with the generator alone (the attributes whose "
+                      "reconstruction is closest to the image), for G-only weights such as the published ones."),
     click.option("--grid", is_flag=True,
                  help="Also write <output stem>.grid.png per row: input, reconstruction and the edit(s), labelled."),
     click.option("--style-sweep", metavar="ATTR", default=None,
@@ -47,9 +51,10 @@ def photo_options(command):
     return command
 
 
-def photo_run_options(photo: dict[str, Any]) -> dict[str, Any]:
-    """RunOptions fields from the parsed options; --face/--margin/--no-paste need --align."""
-    from ..align import AlignOptions
+def photo_run_options(photo: dict[str, Any]):
+    """(PhotoOptions, OutputOptions fields, classifier) from the parsed options; --face/--margin/
+    --no-paste need --align."""
+    from ..align.options import AlignOptions
 
     if not photo.get("align"):
         given = [name for name, flag, default in (("--face", "face", "largest"), ("--margin", "margin", 0.0),
@@ -59,5 +64,7 @@ def photo_run_options(photo: dict[str, Any]) -> dict[str, Any]:
             raise click.UsageError(f"{', '.join(given)} only apply with --align")
     align = (AlignOptions(face=photo["face"], margin=photo["margin"], paste=not photo["no_paste"])
              if photo.get("align") else None)
-    return {"align": align, "grid": bool(photo.get("grid")), "classifier": photo.get("classifier"),
-            "style_sweep": photo.get("style_sweep")}  # the pipeline turns the grid on for a sweep
+    if photo.get("source_from") == "recon" and photo.get("classifier"):
+        raise click.UsageError("--source-from recon and --classifier both predict missing sources; give one")
+    return (align, {"grid": bool(photo.get("grid")), "style_sweep": photo.get("style_sweep")}, photo.get("classifier"),
+            photo.get("source_from", "auto"))

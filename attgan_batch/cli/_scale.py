@@ -1,7 +1,7 @@
 """``run``'s scale-out options (--shard, --executor, --ray-address, --num-gpus-per-worker).
 
 Kept apart from run.py so that command stays readable; the options arrive in run_command as
-keyword arguments named like the RunOptions fields they set.
+the ScaleOptions of RunOptions.
 """
 from __future__ import annotations
 
@@ -48,8 +48,10 @@ def scale_options(command):
     return command
 
 
-def scale_run_options(params: dict) -> dict:
-    """The RunOptions fields these options set (``params`` may hold other commands' options too)."""
-    return {"shard": params.get("shard"), "executor": params.get("executor", "local"),
-            "ray_address": params.get("ray_address"),
-            "num_gpus_per_worker": float(params.get("num_gpus_per_worker") or 0.0)}
+def scale_run_options(params: dict):
+    """The ScaleOptions these options set (``params`` may hold other commands' options too)."""
+    from ..pipeline.options import ScaleOptions
+
+    return ScaleOptions(shard=params.get("shard"), executor=params.get("executor", "local"),
+                        ray_address=params.get("ray_address"),
+                        num_gpus_per_worker=float(params.get("num_gpus_per_worker") or 0.0))

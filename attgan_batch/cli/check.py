@@ -20,7 +20,11 @@ from ._common import checkpoint_option, fail
               show_default=True, help="The --out you will give run (output names are checked against it).")
 @click.option("--no-decode", is_flag=True, help="Only check that image files exist; do not decode them.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per row instead of a table.")
-def check_command(manifest, checkpoint, conflicts, rules, out_dir, no_decode, as_json):
+@click.option("--classifier", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="As in run: a classifier predicts missing sources.")
+@click.option("--source-from", type=click.Choice(["auto", "recon"]), default="auto", show_default=True,
+              help="As in run: recon infers missing sources with the generator alone.")
+def check_command(manifest, checkpoint, conflicts, rules, out_dir, no_decode, as_json, classifier, source_from):
     """Validate every row of MANIFEST: image files exist and decode, vectors and edits parse,
     attribute names are known, outputs stay inside --out, and conflict rules are reported.
 
@@ -33,7 +37,7 @@ def check_command(manifest, checkpoint, conflicts, rules, out_dir, no_decode, as
 
     try:
         results = check_manifest(manifest, checkpoint, conflicts=conflicts, rules=rules, out_dir=out_dir,
-                                 decode=not no_decode)
+                                 decode=not no_decode, classifier=classifier, source_from=source_from)
     except AttGANBatchError as exc:
         fail(str(exc))
     console = Console(highlight=False)

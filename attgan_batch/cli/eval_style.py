@@ -7,7 +7,7 @@ import click
 
 
 @click.command("eval-style")
-@click.option("--checkpoint", required=True, type=click.Path(exists=True, path_type=Path),
+@click.option("--checkpoint", "-c", required=True, type=click.Path(path_type=Path),
               help="A full training checkpoint of a style model (Q lives in its discriminator).")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="CelebA-format folder, e.g. from `attgan-batch synth`.")

@@ -7,12 +7,13 @@ import click
 
 
 @click.command("eval")
-@click.option("--checkpoint", required=True, type=click.Path(exists=True, path_type=Path),
+@click.option("--checkpoint", "-c", required=True, type=click.Path(path_type=Path),
               help="Experiment folder, its checkpoint/ folder, or a weights .pth file.")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="CelebA-format folder; a synthetic set's counterfactuals/ are used when present.")
-@click.option("--classifier", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="File from `attgan-batch train-classifier` (independent of the GAN).")
+@click.option("--classifier", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The judge: a file from `attgan-batch train-classifier --data DIR --out judge.pt` "
+                   "(an attribute classifier independent of the GAN; train one first if you have none).")
 @click.option("--out", default=Path("eval.json"), show_default=True, type=click.Path(dir_okay=False, path_type=Path),
               help="JSON report; a bar chart is written beside it (.png).")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "val", "test", "all"]))
@@ -38,6 +39,13 @@ def eval_command(checkpoint: Path, data: Path, classifier: Path, out: Path, spli
     from ..evaluation.chart import draw_chart
     from ..evaluation.evaluate import evaluate, write_report
 
+    from ..defaults import default_checkpoint
+
+    if classifier is None:
+        raise click.UsageError("eval judges the edits with an attribute classifier independent of the GAN: "
+                               "train one with `attgan-batch train-classifier --data DIR --out judge.pt`, then pass "
+                               "--classifier judge.pt")
+    checkpoint = default_checkpoint(checkpoint)
     if threads:
         torch.set_num_threads(threads)
     console = Console(stderr=True)

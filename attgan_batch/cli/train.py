@@ -39,10 +39,13 @@ HELP = {
     "enc_dim": "Encoder base width (doubles per layer, capped at 1024)", "dec_dim": "Decoder base width",
     "dis_dim": "Critic base width", "dis_fc_dim": "Width of the critic's fully connected heads",
     "enc_layers": "Encoder layers", "dec_layers": "Decoder layers", "dis_layers": "Critic conv layers",
-    "beta1": "Adam beta1", "beta2": "Adam beta2", "experiment_name": "Name recorded in setting.txt",
+    "beta1": "Adam beta1", "beta2": "Adam beta2",
+    "experiment_name": "Name recorded in setting.txt; the reference's test scripts look for the run in "
+                       "output/<name>",
     "lambda_style": "Weight of the style (mutual information) loss, in G and D; only with --style",
     "lambda_style_l1": "Weight of L1(styled edit, neutral-style edit): keeps style changes local; only with --style",
 }
+DEFAULT_TEXT = {"experiment_name": "default: the --out folder's name; the reference's: a timestamp"}
 SKIP = {"attrs", "data", "extra", "style"}
 NOT_IN_REFERENCE = {"lambda_style", "lambda_style_l1"}  # the style extension
 SETTING_FIELDS = [f for f in dataclasses.fields(AttGANSettings) if f.name not in SKIP]
@@ -56,7 +59,8 @@ def _settings_options(func):
         kind = click.Choice(CHOICES[f.name]) if f.name in CHOICES else type(default)
         names = [f"--{f.name.replace('_', '-')}"] + ([f"--{f.name}"] if "_" in f.name else [])
         which = "default" if f.name in NOT_IN_REFERENCE else "reference default"
-        text = f"{HELP.get(f.name, f.name.replace('_', ' ').capitalize())} [{which}: {default}]"
+        shown = DEFAULT_TEXT.get(f.name, f"{which}: {default}")
+        text = f"{HELP.get(f.name, f.name.replace('_', ' ').capitalize())} [{shown}]"
         func = click.option(*names, f.name, type=kind, default=None, help=text)(func)
     return func
 
@@ -105,6 +109,9 @@ def _settings_options(func):
               help="CPU threads for torch [default: torch's choice; under torchrun 1 per process]. Small models "
                    "on a busy machine often train faster with 1.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its newest checkpoint, exactly.")
+@click.option("--overwrite", is_flag=True,
+              help="Start a new run in an --out that holds one: first delete its checkpoints, metrics.jsonl and "
+                   "sample grids (without it, or --resume, such an --out is refused).")
 @click.option("--finetune", type=click.Path(path_type=Path, exists=True), default=None,
               help="Initialise from a published checkpoint (G, and D when present); works with other --attrs.")
 @click.pass_context
@@ -119,8 +126,11 @@ def train_command(ctx: click.Context, data, out, attrs, style_spec, settings_fil
       attgan-batch train --out runs/demo --resume
       torchrun --nproc_per_node=4 $(which attgan-batch) train --data data/celeba --out runs/ddp
 
-    Exit codes: 0 finished, 1 training diverged (NaN/inf loss), 2 bad options or data, 130 stopped
-    by Ctrl-C/SIGTERM (after saving a checkpoint; continue with --resume).
+    An --out that already holds a run is refused unless --resume (continue it) or --overwrite
+    (delete it, start anew) is given.
+
+    Exit codes: 0 finished, 1 training diverged (NaN/inf loss), 2 bad options or data (also an --out
+    that holds a run), 130 stopped by Ctrl-C/SIGTERM (after saving a checkpoint; continue with --resume).
     """
     from ..errors import AttGANBatchError
     from ..training import TrainConfig, TrainingDiverged, train
@@ -137,6 +147,8 @@ def train_command(ctx: click.Context, data, out, attrs, style_spec, settings_fil
         else:
             base = AttGANSettings()
         settings = _apply(base, given, attrs, style_spec)
+        if not options["resume"] and "experiment_name" not in given:
+            settings.experiment_name = out.resolve().name  # not a --settings file's: that names another run
         if options["resume"]:
             data = data or _saved_path(base.extra.get("data_path"))
             for key in ("crop", "augment", "cache", "d_augment", "lr_decay_every", "lr_decay_factor"):

@@ -15,6 +15,7 @@ import torch
 @runtime_checkable
 class Backend(Protocol):
     name: str
+    concurrency: int  # how many infer() calls may run at once (OpenVINO streams; 1 elsewhere)
 
     def infer(self, images: torch.Tensor, attrs: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         """Edited images (N, 3, H, W) in [-1, 1], float32 on CPU."""

@@ -31,14 +31,13 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from ..atomic import temp_beside
 from ..errors import EngineUnavailable
 from .gemm_layers import with_gemm_layers
+from .graph_io import INPUT_NAMES, OUTPUT_NAME, STYLE_INPUT  # noqa: F401 - re-exported
 from .onnx_writer import GRAPHS, WriterUnsupported, write_onnx
 
 OPSET = 18
-INPUT_NAMES = ("image", "attributes")
-STYLE_INPUT = "style"  # a third input, only in graphs of style models (trained with --style)
-OUTPUT_NAME = "edited"
 PRECISIONS = ("fp32", "fp16")
 # max |ONNX - PyTorch fp32| on [-1, 1] outputs; one 8-bit level is 2/255 ~ 7.8e-3
 TOLERANCE = {"fp32": 1e-4, "fp16": 5e-3}
@@ -201,7 +200,7 @@ def export_onnx(generator: nn.Module, path: str | Path, *, img_size: int, n_attr
     n_style = getattr(generator, "n_style", 0)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_beside(path)
     notes: list[str] = []
     start = time.perf_counter()
     parity: Parity | None = None

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..errors import EngineUnavailable
-from .export import INPUT_NAMES, OUTPUT_NAME, STYLE_INPUT
+from .graph_io import INPUT_NAMES, OUTPUT_NAME, STYLE_INPUT
 from .optional import import_or_explain, installed
 
 
@@ -98,6 +98,7 @@ def run_onnx(onnx_path: str | Path, images: torch.Tensor, attrs: torch.Tensor,
 
 class OnnxRuntimeBackend:
     name = "onnxruntime"
+    concurrency = 1  # one infer() at a time: the engine itself uses every core (or the GPU)
 
     def __init__(self, onnx_path: str | Path, *, device: str = "cpu", threads: int | None = None,
                  meta: dict[str, Any] | None = None):

@@ -223,7 +223,7 @@ def build_model(generator: nn.Module, *, img_size: int, n_attrs: int, precision:
     ``precision="fp16"``: fp16 weights and compute, fp32 inputs and outputs through Cast nodes."""
     from onnx import TensorProto, helper
 
-    from .export import INPUT_NAMES, OUTPUT_NAME, STYLE_INPUT
+    from .graph_io import INPUT_NAMES, OUTPUT_NAME, STYLE_INPUT
 
     if graph not in GRAPHS:
         raise ValueError(f"graph must be one of {GRAPHS}, got {graph!r}")

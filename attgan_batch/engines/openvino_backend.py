@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import EngineUnavailable
-from .export import STYLE_INPUT
+from .graph_io import STYLE_INPUT
 from .onnx_backend import cpu_count, input_arrays
 from .optional import import_or_explain, installed
 

@@ -8,6 +8,7 @@ refused, never used.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,6 +17,7 @@ from ..model import LoadedCheckpoint
 from .artifacts import DEFAULT_PROFILE, Artifact, checkpoint_source, ensure_onnx, find_plan, staleness_for
 from .base import Backend
 from .export import PRECISIONS
+from .options import EngineOptions
 from .sidecar import read_sidecar, rebuild_command
 from .torch_backend import TorchBackend, resolve_device
 
@@ -40,51 +42,54 @@ def _check_precision(backend: str, precision: str) -> None:
                                 f"{' or '.join(PRECISIONS)}), or use --backend torch")
 
 
-def _plan_command(loaded: LoadedCheckpoint, engines_dir: Path, precision: str, batch_size: int) -> str:
+def _plan_command(loaded: LoadedCheckpoint, o: EngineOptions) -> str:
     lo, opt, hi = DEFAULT_PROFILE
-    profile = (lo, batch_size, max(hi, batch_size)) if batch_size != opt else DEFAULT_PROFILE
-    return rebuild_command(checkpoint=checkpoint_source(loaded), precision=precision, profile=profile,
-                           out=engines_dir, target="tensorrt")
+    profile = (lo, o.batch_size, max(hi, o.batch_size)) if o.batch_size != opt else DEFAULT_PROFILE
+    return rebuild_command(checkpoint=checkpoint_source(loaded), precision=o.precision, profile=profile,
+                           out=o.engines_dir, target="tensorrt")
 
 
-def _tensorrt(loaded: LoadedCheckpoint, device: str, engines_dir: Path, precision: str, batch_size: int,
-              log: Log) -> Backend:
+def _tensorrt(loaded: LoadedCheckpoint, o: EngineOptions, log: Log) -> Backend:
     from .tensorrt_backend import TensorRTBackend
     from .tensorrt_env import tensorrt_ready, tensorrt_version
 
-    _check_precision("tensorrt", precision)
-    index = _gpu_index(device)
+    _check_precision("tensorrt", o.precision)
+    index = _gpu_index(o.device)
     trt, gpu = tensorrt_ready(index)
     version = tensorrt_version(trt)
-    found = find_plan(loaded, engines_dir, precision=precision, batch_size=batch_size, tensorrt_version=version, gpu=gpu)
-    command = _plan_command(loaded, engines_dir, precision, batch_size)
+    found = find_plan(loaded, o.engines_dir, precision=o.precision, batch_size=o.batch_size, tensorrt_version=version,
+                      gpu=gpu)
+    command = _plan_command(loaded, o)
     if found is None:
         raise EngineUnavailable(
-            f"no fresh TensorRT plan in {engines_dir} for checkpoint {loaded.sha256[:12]}, {precision}, batch "
-            f"{batch_size}, TensorRT {version} on {gpu.name} (sm {gpu.compute_capability}). Build one (a few "
+            f"no fresh TensorRT plan in {o.engines_dir} for checkpoint {loaded.sha256[:12]}, {o.precision}, batch "
+            f"{o.batch_size}, TensorRT {version} on {gpu.name} (sm {gpu.compute_capability}). Build one (a few "
             f"minutes) with: {command}  -- or use --backend torch --device cuda meanwhile."
         )
     log(f"backend: tensorrt, plan {found.path}")
     return TensorRTBackend(found.path, device_index=index, meta=found.meta, rebuild=command)
 
 
-def _export(loaded: LoadedCheckpoint, engines_dir: Path, precision: str, log: Log) -> Artifact:
+def _export(loaded: LoadedCheckpoint, o: EngineOptions, log: Log) -> Artifact:
     """This checkpoint's ONNX file for the CPU engines, exported once and cached under ``engines_dir``."""
     try:
-        return ensure_onnx(loaded, engines_dir, precision=precision, log=log)
+        return ensure_onnx(loaded, o.engines_dir, precision=o.precision, log=log)
     except OSError as exc:
-        raise EngineUnavailable(f"cannot write the ONNX export under {engines_dir} ({exc}); pass a writable "
+        raise EngineUnavailable(f"cannot write the ONNX export under {o.engines_dir} ({exc}); pass a writable "
                                 "--engines-dir, or use --backend torch") from exc
 
 
-def _onnxruntime(loaded: LoadedCheckpoint, device: str, engines_dir: Path, precision: str, log: Log,
-                 art: Artifact | None = None) -> Backend:
+def _onnxruntime(loaded: LoadedCheckpoint, o: EngineOptions, log: Log, art: Artifact | None = None,
+                 engine: Path | None = None) -> Backend:
+    """ONNX Runtime over ``engine``, else over ``art``, else over this checkpoint's cached export."""
     from .onnx_backend import OnnxRuntimeBackend, providers_for
 
-    _check_precision("onnxruntime", precision)
-    ort_device = "cpu" if device == "auto" else device
+    _check_precision("onnxruntime", o.precision)
+    ort_device = "cpu" if o.device == "auto" else o.device
     providers_for(ort_device)  # fail with the install hint before spending time on an export
-    art = art or _export(loaded, engines_dir, precision, log)
+    if engine is not None:
+        return OnnxRuntimeBackend(engine, device=ort_device, meta=read_sidecar(engine))
+    art = art or _export(loaded, o, log)
     log(f"backend: onnxruntime on {ort_device}, {'exported' if art.built else 'cached'} {art.path}")
     return OnnxRuntimeBackend(art.path, device=ort_device, meta=art.meta)
 
@@ -100,43 +105,44 @@ def _openvino_streams(batch_size: int) -> int | None:
     return 1 if batch_size <= 1 else None
 
 
-def _openvino(loaded: LoadedCheckpoint, device: str, engines_dir: Path, precision: str, batch_size: int,
-              log: Log, art: Artifact | None = None) -> Backend:
+def _openvino(loaded: LoadedCheckpoint, o: EngineOptions, log: Log, art: Artifact | None = None,
+              engine: Path | None = None) -> Backend:
+    """OpenVINO over ``engine``, else over ``art``, else over this checkpoint's cached export."""
     from .openvino_backend import OpenVinoBackend, import_openvino
 
-    _check_precision("openvino", precision)
-    _openvino_device(device)
+    _check_precision("openvino", o.precision)
+    _openvino_device(o.device)
     import_openvino()  # fail with the install hint before spending time on an export
-    art = art or _export(loaded, engines_dir, precision, log)
-    backend = OpenVinoBackend(art.path, streams=_openvino_streams(batch_size), meta=art.meta)
+    if engine is not None:
+        return OpenVinoBackend(engine, streams=_openvino_streams(o.batch_size), meta=read_sidecar(engine))
+    art = art or _export(loaded, o, log)
+    backend = OpenVinoBackend(art.path, streams=_openvino_streams(o.batch_size), meta=art.meta)
     log(f"backend: openvino on cpu ({backend.streams} stream(s)), {'exported' if art.built else 'cached'} {art.path}")
     return backend
 
 
-def _explicit_engine(choice: str, loaded: LoadedCheckpoint, engine: Path, device: str, engines_dir: Path,
-                     precision: str, batch_size: int, log: Log) -> Backend:
+def _explicit_engine(loaded: LoadedCheckpoint, o: EngineOptions, log: Log) -> Backend:
+    engine = Path(o.engine)
     kind = "tensorrt" if engine.suffix in PLAN_SUFFIXES else "onnxruntime" if engine.suffix == ".onnx" else None
-    if kind == "onnxruntime" and choice == "openvino":  # an .onnx file runs on either CPU engine
+    if kind == "onnxruntime" and o.backend == "openvino":  # an .onnx file runs on either CPU engine
         kind = "openvino"
     if kind is None:
         raise EngineUnavailable(f"--engine {engine}: expected a .onnx file or a TensorRT .plan file")
-    if choice not in ("auto", kind):
-        raise EngineUnavailable(f"--engine {engine} is a {kind} artefact but --backend {choice} was asked for; "
+    if o.backend not in ("auto", kind):
+        raise EngineUnavailable(f"--engine {engine} is a {kind} artefact but --backend {o.backend} was asked for; "
                                 f"use --backend {kind} or drop --engine")
     if not engine.is_file():
         raise EngineUnavailable(f"--engine {engine} does not exist; build one with `attgan-batch build-engine`")
-    _check_precision(kind, precision)
+    _check_precision(kind, o.precision)
     meta = read_sidecar(engine)
     if kind == "tensorrt":
-        from .tensorrt_backend import TensorRTBackend
         from .tensorrt_env import tensorrt_ready, tensorrt_version
 
-        index = _gpu_index(device)
-        trt, gpu = tensorrt_ready(index)
-        report = staleness_for(loaded, engine, meta, precision=precision, engines_dir=engines_dir,
-                               batch_size=batch_size, tensorrt_version=tensorrt_version(trt), gpu=gpu)
+        trt, gpu = tensorrt_ready(_gpu_index(o.device))
+        report = staleness_for(loaded, engine, meta, precision=o.precision, engines_dir=o.engines_dir,
+                               batch_size=o.batch_size, tensorrt_version=tensorrt_version(trt), gpu=gpu)
     else:
-        report = staleness_for(loaded, engine, meta, precision=precision, engines_dir=engines_dir)
+        report = staleness_for(loaded, engine, meta, precision=o.precision, engines_dir=o.engines_dir)
     if report.stale:
         raise EngineUnavailable(f"refusing {report.message()}  -- or run without --engine.")
     if ((meta or {}).get("parity") or {}).get("status") == "failed":
@@ -144,96 +150,114 @@ def _explicit_engine(choice: str, loaded: LoadedCheckpoint, engine: Path, device
                                 f"{report.command}")
     log(f"backend: {kind}, engine {engine}")
     if kind == "tensorrt":
-        return TensorRTBackend(engine, device_index=index, meta=meta, rebuild=report.command)
+        from .tensorrt_backend import TensorRTBackend
+
+        return TensorRTBackend(engine, device_index=_gpu_index(o.device), meta=meta, rebuild=report.command)
     if kind == "openvino":
-        from .openvino_backend import OpenVinoBackend
-
-        _openvino_device(device)
-        return OpenVinoBackend(engine, streams=_openvino_streams(batch_size), meta=meta)
-    from .onnx_backend import OnnxRuntimeBackend
-
-    return OnnxRuntimeBackend(engine, device="cpu" if device == "auto" else device, meta=meta)
+        return _openvino(loaded, o, log, engine=engine)
+    return _onnxruntime(loaded, o, log, engine=engine)
 
 
-def _torch(loaded: LoadedCheckpoint, device: str, precision: str, batch_size: int, compile: bool,
-           log: Log) -> Backend:
-    """The PyTorch backend, through torch.compile when asked (--compile)."""
-    dev = resolve_device(device)
-    if not compile:
+def _torch(loaded: LoadedCheckpoint, o: EngineOptions, log: Log) -> Backend:
+    """The PyTorch backend (the one place it is built), through torch.compile when asked (--compile)."""
+    dev = resolve_device(o.device)
+    if not o.compile:
         log(f"backend: torch on {dev}")
-        return TorchBackend(loaded.generator, device=dev, precision=precision)
-    log(f"backend: torch on {dev}, compiling the generator for batch {batch_size} (torch.compile, ~20 s)")
-    backend = TorchBackend(loaded.generator, device=dev, precision=precision, compile=True, batch_size=batch_size,
-                           img_size=loaded.settings.img_size)
+        return TorchBackend(loaded.generator, device=dev, precision=o.precision)
+    log(f"backend: torch on {dev}, compiling the generator for batch {o.batch_size} (torch.compile, ~20 s)")
+    backend = TorchBackend(loaded.generator, device=dev, precision=o.precision, compile=True,
+                           batch_size=o.batch_size, img_size=loaded.settings.img_size)
     log(f"compiled in {backend.compile_seconds:.1f} s")
     return backend
 
 
-def _auto(loaded: LoadedCheckpoint, device: str, engines_dir: Path, precision: str, batch_size: int,
-          log: Log, compile: bool = False) -> Backend:
+def _auto(loaded: LoadedCheckpoint, o: EngineOptions, log: Log) -> Backend:
     from .onnx_backend import onnxruntime_available
     from .openvino_backend import openvino_available
 
-    dev = resolve_device(device)
+    dev = resolve_device(o.device)
+    o = dataclasses.replace(o, device=str(dev))
     if dev.type == "cuda":
         try:
-            return _tensorrt(loaded, str(dev), engines_dir, precision, batch_size, log=log)
+            return _tensorrt(loaded, o, log)
         except EngineUnavailable as exc:
             log(f"auto: not using TensorRT: {exc}")
-        return _torch(loaded, str(dev), precision, batch_size, compile, log)
-    if compile:  # asked for: compiled torch instead of OpenVINO / ONNX Runtime on the CPU
-        return _torch(loaded, str(dev), precision, batch_size, compile, log)
+        return _torch(loaded, o, log)
+    if o.compile:  # asked for: compiled torch instead of OpenVINO / ONNX Runtime on the CPU
+        return _torch(loaded, o, log)
     if not onnxruntime_available():  # the ONNX export itself needs the [onnx] extra
         log("auto: onnxruntime is not installed (`pip install 'attgan-batch[onnx,openvino]'` makes CPU runs "
-            "1.3-4x faster); using torch on cpu")
-        return TorchBackend(loaded.generator, device=dev, precision=precision)
-    if precision != "fp32":
-        log(f"auto: {precision} is slower than fp32 on a CPU; using fp32")
+            "1.3-4x faster)")
+        return _torch(loaded, o, log)
+    if o.precision != "fp32":
+        log(f"auto: {o.precision} is slower than fp32 on a CPU; using fp32")
+    cpu = dataclasses.replace(o, device="cpu", precision="fp32")
     try:  # once, for both CPU engines
-        art = _export(loaded, engines_dir, "fp32", log)
+        art = _export(loaded, cpu, log)
     except EngineUnavailable as exc:  # includes ParityError and an unwritable engines dir
-        log(f"auto: no usable ONNX export: {exc}; using torch on cpu")
-        return TorchBackend(loaded.generator, device=dev, precision=precision)
+        log(f"auto: no usable ONNX export: {exc}")
+        return _torch(loaded, o, log)
     if openvino_available():
         try:
-            return _openvino(loaded, "cpu", engines_dir, "fp32", batch_size, log, art)
+            return _openvino(loaded, cpu, log, art)
         except EngineUnavailable as exc:
             log(f"auto: not using openvino: {exc}; trying onnxruntime")
     else:
         log("auto: openvino is not installed (`pip install 'attgan-batch[openvino]'` is ~1.1-1.2x faster "
             "than onnxruntime on CPUs); using onnxruntime")
     try:
-        return _onnxruntime(loaded, "cpu", engines_dir, "fp32", log, art)
+        return _onnxruntime(loaded, cpu, log, art)
     except EngineUnavailable as exc:
-        log(f"auto: not using onnxruntime: {exc}; using torch on cpu")
-        return TorchBackend(loaded.generator, device=dev, precision=precision)
+        log(f"auto: not using onnxruntime: {exc}")
+        return _torch(loaded, o, log)
 
 
-def select_backend(choice: str, loaded: LoadedCheckpoint, *, device: str = "auto", engine: Path | None = None,
-                   engines_dir: Path = Path("engines"), precision: str = "fp32", batch_size: int = 8,
-                   log: Log = print, compile: bool = False) -> Backend:
-    """The backend for ``choice`` (auto | tensorrt | openvino | onnxruntime | torch); EngineUnavailable says why not.
+def predict_auto(loaded: LoadedCheckpoint, engines_dir: Path = Path("engines")) -> str:
+    """What ``run --backend auto`` would pick here, without building anything (for ``info``)."""
+    import torch
 
-    ``compile``: the torch backend through torch.compile; with ``auto`` it replaces OpenVINO / ONNX Runtime on
-    the CPU (and eager torch on a GPU without a TensorRT plan)."""
-    if choice not in CHOICES:
-        raise EngineUnavailable(f"unknown backend {choice!r}; choose one of {', '.join(CHOICES)}")
-    engines_dir = Path(engines_dir)
-    if compile and (choice in ("tensorrt", *CPU_ENGINES) or engine is not None):
-        raise EngineUnavailable(f"--compile applies to the torch backend, not to --backend {choice}"
-                                + (" with --engine" if engine is not None else "") + "; drop one of them")
-    if engine is not None:
-        if choice == "torch":
+    from .artifacts import cached_onnx
+    from .onnx_backend import onnxruntime_available
+    from .openvino_backend import openvino_available
+
+    if torch.cuda.is_available():
+        return "tensorrt if a fresh plan is in the engines folder (build-engine --target tensorrt), else torch on cuda"
+    if not onnxruntime_available():
+        return "torch on cpu (install the [onnx,openvino] extras for OpenVINO / ONNX Runtime)"
+    cached = cached_onnx(loaded, engines_dir, "fp32") is not None
+    engine = "openvino" if openvino_available() else "onnxruntime"
+    return f"{engine} on cpu, over " + (f"the cached export in {engines_dir}" if cached else
+                                         f"an ONNX export made on the first run and cached in {engines_dir}")
+
+
+_BY_CHOICE = {"torch": _torch, "onnxruntime": _onnxruntime, "openvino": _openvino, "tensorrt": _tensorrt,
+              "auto": _auto}
+
+
+def select_backend(loaded: LoadedCheckpoint, options: EngineOptions | None = None, *, log: Log = print) -> Backend:
+    """The inference engine a run asks for.
+
+    Args:
+        loaded: the checkpoint whose generator the engine runs.
+        options: backend, device, precision, batch size, explicit engine file, engines folder,
+            ``compile`` (see :class:`EngineOptions`); ``auto`` picks the fastest that is fresh and
+            works here and logs every fallback with its reason.
+        log: receives one line per decision (``backend: openvino on cpu ...``).
+
+    Raises:
+        EngineUnavailable: the backend asked for cannot run here; the message says why and what
+            to use instead.
+    """
+    o = options or EngineOptions()
+    if o.backend not in CHOICES:
+        raise EngineUnavailable(f"unknown backend {o.backend!r}; choose one of {', '.join(CHOICES)}")
+    o = dataclasses.replace(o, engines_dir=Path(o.engines_dir))
+    if o.compile and (o.backend in ("tensorrt", *CPU_ENGINES) or o.engine is not None):
+        raise EngineUnavailable(f"--compile applies to the torch backend, not to --backend {o.backend}"
+                                + (" with --engine" if o.engine is not None else "") + "; drop one of them")
+    if o.engine is not None:
+        if o.backend == "torch":
             raise EngineUnavailable("--engine is for --backend tensorrt, openvino or onnxruntime; drop it for "
                                     "--backend torch")
-        return _explicit_engine(choice, loaded, Path(engine), device, engines_dir, precision, batch_size, log)
-    if choice == "torch":
-        return _torch(loaded, device, precision, batch_size, compile, log)
-    if choice == "onnxruntime":
-        return _onnxruntime(loaded, device, engines_dir, precision, log)
-    if choice == "openvino":
-        return _openvino(loaded, device, engines_dir, precision, batch_size, log)
-    if choice == "tensorrt":
-        return _tensorrt(loaded, device, engines_dir, precision, batch_size, log)
-    return _auto(loaded, device, engines_dir, precision, batch_size, log, compile)
-
+        return _explicit_engine(loaded, o, log)
+    return _BY_CHOICE[o.backend](loaded, o, log)

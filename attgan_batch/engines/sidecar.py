@@ -55,7 +55,7 @@ def tool_versions(tensorrt_version: str | None = None) -> dict[str, str | None]:
     """Versions that produced an artefact (read from package metadata: importing is not needed)."""
     import torch
 
-    from .. import __version__
+    from ..version import __version__
 
     return {
         "attgan_batch": __version__, "torch": torch.__version__, "onnx": _version("onnx"),

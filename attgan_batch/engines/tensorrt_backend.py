@@ -27,6 +27,7 @@ def _built_for(meta: dict[str, Any] | None) -> str:
 
 class TensorRTBackend:
     name = "tensorrt"
+    concurrency = 1  # one infer() at a time: the engine itself uses every core (or the GPU)
 
     def __init__(self, plan_path: str | Path, *, device_index: int = 0, meta: dict[str, Any] | None = None,
                  rebuild: str | None = None):

@@ -31,6 +31,7 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 class TorchBackend:
     name = "torch"
+    concurrency = 1  # one infer() at a time: the engine itself uses every core (or the GPU)
 
     def __init__(self, generator: Generator, device: str | torch.device = "auto",
                  channels_last: bool = True, precision: str = "fp32", compile: bool = False,

@@ -2,16 +2,17 @@
 
 The manifest becomes a Ray Dataset and never passes whole through the driver:
 
-``read``    one task streams the manifest through :class:`ManifestReader` (the same validation,
-            duplicate checks, ``--shard`` filter and resume skip as the local executor; they are
-            sequential by nature) and emits blocks of a few dozen rows;
-``decode``  stateless tasks decode and preprocess the images (the local executor's ``_decode``);
+``read``    one task streams the manifest through the pipeline's reader (the same validation,
+            duplicate checks, ``--shard`` filter and resume fingerprints as the local executor;
+            they are sequential by nature) and emits blocks of a few dozen rows;
+``decode``  stateless tasks decode and preprocess the images (:func:`attgan_batch.pipeline.rows.decode`);
 ``edit``    a fixed pool of actors (``ActorPoolStrategy(size=--workers)``, ``--num-gpus-per-worker``
-            GPUs each) with one engine each. Every actor is the local executor's ``_Runner`` fed
-            from Ray batches, so planning, batching, image writing (atomic, confined to ``--out``)
-            and the row records are the local executor's own code, not a copy;
-driver      iterates the stream of small per-row records into the same journal, report.csv and
-            report.json, in completion order, and skips finished rows on a rerun the same way.
+            GPUs each) with one engine each. Every actor runs the pipeline's public parts on its
+            Ray batches (:class:`RowPlanner`, :class:`Scheduler`, :class:`OutputWriter`), so planning,
+            batching, image writing (atomic, confined to ``--out``) and the row records are the
+            local executor's own code, not a copy;
+driver      feeds the stream of small per-row records to the run's :class:`Recorder`: the same
+            journal, report.csv and report.json, and the same resume on a rerun.
 
 On a CPU-only cluster Ray Data fuses ``decode`` into the actors (same resources), which is fine:
 there is no GPU to keep busy. Needs Ray >= 2.51 (``pip install 'attgan-batch[ray]'``).
@@ -26,7 +27,6 @@ import os
 import pickle
 import re
 import socket
-import threading
 import time
 import warnings
 from concurrent.futures import Future
@@ -37,9 +37,16 @@ from typing import Any, Iterator
 import numpy as np
 
 from .. import shards
+from ..atomic import OutputDir
 from ..errors import AttGANBatchError
-from ..manifest import ManifestReader, ManifestRow, RowFailure
-from ..pipeline import RunSummary, _decode, _Runner, make_backend
+from ..manifest import ManifestRow, RowFailure
+from ..pipeline.context import RunContext, manifest_reader
+from ..pipeline.recorder import Recorder
+from ..pipeline.resume import ResumeIndex, row_fingerprint
+from ..pipeline.rows import RowPlanner, decode
+from ..pipeline.scheduler import Pending, Scheduler
+from ..pipeline.summary import RunSummary
+from ..pipeline.writer import OutputWriter
 
 # ---------------------------------------------------------------------------------------------
 # what flows through the dataset besides rows
@@ -51,6 +58,15 @@ class Resumed:
 
     line: int
     id: str
+
+
+@dataclass
+class Planned:
+    """A row to run, with its resume fingerprint and, when an earlier result is redone, why."""
+
+    row: ManifestRow
+    fingerprint: dict
+    note: str = ""
 
 
 @dataclass
@@ -76,6 +92,7 @@ class RemoteBackend:
     """Stands in for the engine in the driver: the engines live in the Ray actors."""
 
     name = "ray"
+    concurrency = 1
 
     def __init__(self, options):
         self.options = options
@@ -85,9 +102,9 @@ class RemoteBackend:
 
     def describe(self) -> dict[str, Any]:
         o = self.options
-        return {"executor": "ray", "backend": o.backend, "device": o.device, "precision": o.precision,
-                "workers": o.workers, "num_gpus_per_worker": o.num_gpus_per_worker,
-                "ray_address": o.ray_address or "local"}
+        return {"executor": "ray", "backend": o.engine.backend, "device": o.engine.device,
+                "precision": o.engine.precision, "workers": o.workers,
+                "num_gpus_per_worker": o.scale.num_gpus_per_worker, "ray_address": o.scale.ray_address or "local"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,15 +150,20 @@ def _enter(cwd: str) -> None:
         os.chdir(cwd)
 
 
-def read_rows(batch, *, manifest: str, attrs: list[str], out_dir: str, fmt: str, shard, done: frozenset,
-              rows_per_block: int, cwd: str) -> Iterator[dict[str, np.ndarray]]:
+def read_rows(batch, *, manifest: str, attrs: list[str], out_dir: str, output, shard, resume: ResumeIndex,
+              run_fingerprint: dict, force: bool, rows_per_block: int, cwd: str) -> Iterator[dict[str, np.ndarray]]:
     """The reader task: this shard's manifest items, pickled, in blocks of ``rows_per_block``."""
     _enter(cwd)
-    reader = ManifestReader(Path(manifest), attrs, Path(out_dir), fmt, scanned=True)
+    reader = manifest_reader(Path(manifest), attrs, Path(out_dir), output)
     block: list[bytes] = []
     for item in shards.select(reader, shard):
-        if isinstance(item, ManifestRow) and item.id in done:
-            item = Resumed(item.line, item.id)
+        if isinstance(item, ManifestRow):
+            fingerprint = row_fingerprint(item, run_fingerprint)
+            decision = None if force else resume.decide(item, fingerprint)
+            if decision is not None and decision.resume:
+                item = Resumed(item.line, item.id)
+            else:
+                item = Planned(item, fingerprint, decision.reason if decision else "")
         block.append(pickle.dumps(item))
         if len(block) >= rows_per_block:
             yield {"item": np.array(block, dtype=object)}
@@ -158,10 +180,9 @@ def decode_rows(batch, *, img_size: int, crop: str, max_pixels: int, align: Any,
     for blob in batch["item"]:
         item = pickle.loads(blob)
         result: tuple[str, Any] | None = None
-        if isinstance(item, ManifestRow):
+        if isinstance(item, Planned):
             try:
-                x = _decode(item, img_size, crop, max_pixels, *(() if align is None else (align,)))
-                result = ("ok", x.numpy() if hasattr(x, "numpy") else x)
+                result = ("ok", decode(item.row, img_size, crop, max_pixels, align))
             except Exception as exc:  # reported by the actor exactly as the local executor does
                 result = ("error", _picklable(exc))
         out.append(pickle.dumps((item, result)))
@@ -194,6 +215,7 @@ class EditWorker:
 
         from ..defaults import default_checkpoint
         from ..editor import Editor
+        from ..engines.select import select_backend
         from ..model import load_checkpoint
 
         _enter(cwd)
@@ -205,52 +227,51 @@ class EditWorker:
                 f"the checkpoint {loaded.weights_path} on {socket.gethostname()} differs from the driver's "
                 f"(sha256 {loaded.sha256[:12]} vs {sha256[:12]}); every node must see the same file")
         notes: list[str] = []
-        local = dataclasses.replace(options, executor="local", max_failures=None, log=notes.append)
-        editor = Editor(loaded, make_backend(local, loaded), options.conflicts, options.rules, options.crop)
-        if getattr(options, "classifier", None) is not None:  # as run_manifest does for --classifier
+        e = options.edit
+        self.editor = Editor(loaded, select_backend(loaded, options.engine, log=notes.append), e.conflicts,
+                             e.rules, e.crop)
+        if e.classifier is not None:  # as run_manifest does for --classifier
             from ..classifier_source import ClassifierSource
-            editor.source_classifier = ClassifierSource.load(options.classifier, editor.attrs)
-        self.summary = RunSummary("", str(options.out_dir))
-        self.runner = _Runner(editor, local, Path(options.out_dir), _Collector(), self.summary,
-                              threading.Event(), None, {})
-        self.worker = {"host": socket.gethostname(), "pid": os.getpid(), **editor.backend.describe(),
+            self.editor.source_classifier = ClassifierSource.load(e.classifier, self.editor.attrs)
+        self.options = options
+        self.out = OutputDir(options.out_dir)
+        self.planner = RowPlanner(self.editor, grid=options.output.grid, style_sweep=options.output.style_sweep)
+        self.worker = {"host": socket.gethostname(), "pid": os.getpid(), **self.editor.backend.describe(),
                        "notes": notes}  # why this engine (e.g. "auto: not using TensorRT: ...")
         self.announced = False
 
     def __call__(self, batch) -> dict[str, np.ndarray]:
-        import torch
-
-        runner, events = self.runner, []
-        runner.journal = collector = _Collector()
-        images_before = self.summary.images_written
-        writer = threading.Thread(target=runner._writer, name="attgan-writer", daemon=True)
-        writer.start()
+        o, events = self.options, []
+        collector = _Collector()
+        summary = RunSummary("", str(o.out_dir))
+        recorder = Recorder(collector, summary)
+        writer = OutputWriter(self.out, self.editor, recorder, grid=o.output.writes_grid, align=o.photo.align)
+        scheduler = Scheduler(self.editor, self.planner, batch_size=o.engine.batch_size, on_done=writer.put,
+                              on_failed=recorder.fail)
         try:
             for blob in batch["item"]:
                 item, result = pickle.loads(blob)
-                now = time.perf_counter()
                 if isinstance(item, Resumed):
                     events.append({"kind": "resumed", "line": item.line, "id": item.id})
                 elif isinstance(item, Note):
                     events.append({"kind": "note", "text": item.text})
                 elif isinstance(item, RowFailure):
-                    runner._take((item, None, now))
+                    scheduler.take(Pending(item, None))
                 else:
                     future: Future = Future()
                     status, value = result
                     if status == "ok":
-                        future.set_result(torch.from_numpy(value) if isinstance(value, np.ndarray) else value)
+                        future.set_result(value)
                     else:
                         future.set_exception(value)
-                    runner._take((item, future, now))
-            runner._flush()
-            runner.drain()
+                    scheduler.take(Pending(item.row, future, fingerprint=item.fingerprint, note=item.note))
+            scheduler.flush()
+            scheduler.drain()
         finally:
-            runner.drain(raise_errors=False)  # every batch sent to the generator is written before the writer stops
-            runner.writes.put(None)
-            writer.join()
+            scheduler.close()  # every batch sent to the generator is written before the writer stops
+            writer.close()
         events.extend({"kind": "row", "record": r} for r in collector.records)
-        events.append({"kind": "images", "n": self.summary.images_written - images_before})
+        events.append({"kind": "images", "n": summary.images_written})
         if not self.announced:
             self.announced = True
             events.append({"kind": "worker", "worker": self.worker})
@@ -322,86 +343,90 @@ def _ray_error_message(exc: BaseException) -> str:
     return lines[-1] if lines else type(exc).__name__
 
 
-class RayRunner(_Runner):
-    """The local _Runner's bookkeeping (journal, counts, skip, resume, stop) over a Ray stream."""
+class RayExecutor:
+    """``--executor ray``: the driver's side. Rows run in the actors; their records come back as
+    events and go through the run's recorder, like the local executor's."""
 
-    def run(self, manifest: Path) -> None:
-        self.started = time.perf_counter()
+    def make_backend(self, options, loaded):
+        return RemoteBackend(options)
+
+    def run(self, ctx: RunContext) -> None:
+        self.ctx, self.started = ctx, time.perf_counter()
         self.seen = bytearray()
         self.workers_seen: dict[str, dict] = {}
-        writer = threading.Thread(target=self._writer, name="attgan-writer", daemon=True)
-        writer.start()
+        summary = ctx.summary
         failure = ""
         try:
             try:
-                self._stream(manifest)
+                self._stream()
             except AttGANBatchError as exc:
                 failure = str(exc)
             except Exception as exc:  # a Ray or worker failure: report the rest as skipped
                 failure = f"the Ray executor failed: {_ray_error_message(exc)}"
-            if failure and not self.summary.aborted:
-                self.summary.aborted = failure
-            if self.summary.interrupted or self.summary.aborted:
-                self._skip_unreported(manifest)
+            if failure and not summary.aborted:
+                summary.aborted = failure
+            if summary.interrupted or summary.aborted:
+                self._skip_unreported()
         finally:
-            self.writes.put(None)
-            writer.join()
             if self.workers_seen:
-                self.summary.backend["workers_seen"] = list(self.workers_seen.values())
+                summary.backend["workers_seen"] = list(self.workers_seen.values())
         if failure:
             raise AttGANBatchError(failure)
 
-    def _stream(self, manifest: Path) -> None:
-        o = self.options
-        with ray_session(o.ray_address) as ray, _quiet_ray_data(ray):
+    def _stream(self) -> None:
+        ctx, o = self.ctx, self.ctx.options
+        with ray_session(o.scale.ray_address) as ray, _quiet_ray_data(ray):
             cluster = ray.cluster_resources()
-            res = plan_resources(cluster.get("CPU", 0), cluster.get("GPU", 0), o.workers, o.num_gpus_per_worker)
-            self.summary.backend["ray_resources"] = dataclasses.asdict(res)
-            it = iter(self._dataset(ray, manifest, res).iter_batches(batch_size=None, batch_format="numpy"))
+            res = plan_resources(cluster.get("CPU", 0), cluster.get("GPU", 0), o.workers,
+                                 o.scale.num_gpus_per_worker)
+            ctx.summary.backend["ray_resources"] = dataclasses.asdict(res)
+            it = iter(self._dataset(ray, res).iter_batches(batch_size=None, batch_format="numpy"))
             try:
                 for batch in it:
-                    if "ray_startup_seconds" not in self.summary.backend:  # cluster, actors, first batch
-                        self.summary.backend["ray_startup_seconds"] = round(time.perf_counter() - self.started, 3)
+                    if "ray_startup_seconds" not in ctx.summary.backend:  # cluster, actors, first batch
+                        ctx.summary.backend["ray_startup_seconds"] = round(time.perf_counter() - self.started, 3)
                     for text in batch["event"]:
                         self._dispatch(json.loads(text))
-                    if self._should_stop():
+                    if ctx.should_stop():
                         break
             finally:
                 close = getattr(it, "close", None)
                 if close is not None:
                     close()
 
-    def _dataset(self, ray, manifest: Path, res: Resources):
-        o, cwd = self.options, os.getcwd()
-        workers_options = _absolute_paths(o)
-        read = dict(manifest=str(manifest), attrs=list(self.editor.attrs), out_dir=str(self.out_dir),
-                    fmt=o.fmt, shard=o.shard, done=frozenset(self.done),
-                    rows_per_block=max(16, o.batch_size), cwd=cwd)
-        decode = dict(img_size=self.editor.img_size, crop=o.crop, max_pixels=o.max_pixels,
-                      align=getattr(o, "align", None), cwd=cwd)
-        worker = dict(options=workers_options, sha256=self.editor.checkpoint.sha256, cwd=cwd,
+    def _dataset(self, ray, res: Resources):
+        ctx, cwd = self.ctx, os.getcwd()
+        o = ctx.options
+        batch = o.engine.batch_size
+        read = dict(manifest=str(ctx.manifest), attrs=list(ctx.editor.attrs), out_dir=str(ctx.out.root),
+                    output=o.output, shard=o.scale.shard, resume=ctx.resume, run_fingerprint=ctx.run_fingerprint,
+                    force=o.force, rows_per_block=max(16, batch), cwd=cwd)
+        decode_args = dict(img_size=ctx.editor.img_size, crop=o.edit.crop, max_pixels=o.photo.max_pixels,
+                           align=o.photo.align, cwd=cwd)
+        worker = dict(options=_absolute_paths(o), sha256=ctx.editor.checkpoint.sha256, cwd=cwd,
                       threads=int(res.worker_cpus) if res.worker_gpus == 0 else 0)
-        return (ray.data.from_items([{"manifest": str(manifest)}])
+        return (ray.data.from_items([{"manifest": str(ctx.manifest)}])
                 .map_batches(read_rows, batch_size=None, fn_kwargs=read, num_cpus=res.read_cpus)
-                .repartition(target_num_rows_per_block=max(16, o.batch_size))
-                .map_batches(decode_rows, batch_size=o.batch_size, fn_kwargs=decode, num_cpus=res.decode_cpus)
-                .map_batches(EditWorker, batch_size=o.batch_size, fn_constructor_kwargs=worker,
+                .repartition(target_num_rows_per_block=max(16, batch))
+                .map_batches(decode_rows, batch_size=batch, fn_kwargs=decode_args, num_cpus=res.decode_cpus)
+                .map_batches(EditWorker, batch_size=batch, fn_constructor_kwargs=worker,
                              compute=ray.data.ActorPoolStrategy(size=o.workers), num_cpus=res.worker_cpus,
                              num_gpus=res.worker_gpus or None))
 
     def _dispatch(self, event: dict[str, Any]) -> None:
-        kind = event["kind"]
+        kind, recorder = event["kind"], self.ctx.recorder
         if kind == "row":
             self._mark(event["record"]["line"])
-            self.writes.put(event["record"])
+            if "note" in event["record"] and str(event["record"].get("note", "")).startswith("inputs changed"):
+                self.ctx.summary.redone += 1
+            recorder.add_raw(event["record"])
         elif kind == "resumed":
             self._mark(event["line"])
-            self._count_resumed(None)
+            recorder.resumed(self.ctx.resume.record(event["id"]))
         elif kind == "images":
-            with self.lock:
-                self.summary.images_written += event["n"]
+            recorder.count_images(event["n"])
         elif kind == "note":
-            self.summary.warnings.append(event["text"])
+            self.ctx.summary.warnings.append(event["text"])
         elif kind == "worker":
             w = event["worker"]
             self.workers_seen[f"{w['host']}:{w['pid']}"] = w
@@ -411,16 +436,17 @@ class RayRunner(_Runner):
             self.seen.extend(bytes(line + 1024 - len(self.seen)))
         self.seen[line] = 1
 
-    def _skip_unreported(self, manifest: Path) -> None:
+    def _skip_unreported(self) -> None:
         """After a stop or a failure: every row of this shard not reported yet is skipped."""
-        reader = ManifestReader(manifest, self.editor.attrs, self.out_dir, self.options.fmt, scanned=True)
-        for item in shards.select(reader, self.options.shard):
+        ctx = self.ctx
+        for item in shards.select(ctx.reader(), ctx.options.scale.shard):
             if item.line < len(self.seen) and self.seen[item.line]:
                 continue
-            if isinstance(item, ManifestRow) and item.id in self.done:
-                self._count_resumed(item)
+            if (isinstance(item, ManifestRow) and not ctx.options.force
+                    and (d := ctx.resume.decide(item, row_fingerprint(item, ctx.run_fingerprint))) and d.resume):
+                ctx.recorder.resumed(ctx.resume.record(item.id))
             else:
-                self._skip(item)
+                ctx.recorder.skip(item, ctx.skip_reason())
 
 
 def _absolute_paths(options):
@@ -430,8 +456,8 @@ def _absolute_paths(options):
     def absolute(path):
         return None if path is None else Path(path).expanduser().resolve()
 
-    changes = {"checkpoint": absolute(default_checkpoint(options.checkpoint)), "out_dir": absolute(options.out_dir),
-               "engines_dir": absolute(options.engines_dir), "engine": absolute(options.engine), "log": None}
-    if getattr(options, "classifier", None) is not None:
-        changes["classifier"] = absolute(options.classifier)
-    return dataclasses.replace(options, **changes)
+    engine = dataclasses.replace(options.engine, engines_dir=absolute(options.engine.engines_dir),
+                                 engine=absolute(options.engine.engine))
+    edit = dataclasses.replace(options.edit, classifier=absolute(options.edit.classifier))
+    return dataclasses.replace(options, checkpoint=absolute(default_checkpoint(options.checkpoint)),
+                               out_dir=absolute(options.out_dir), engine=engine, edit=edit, log=None)

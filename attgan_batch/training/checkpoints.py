@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from ..atomic import atomic_open
+
 FORMAT = "attgan-batch-train/1"
 _NAME = re.compile(r"^weights\.(\d+)\.pth$")
 
@@ -38,17 +40,8 @@ def latest_checkpoint(ckpt_dir: Path) -> Path | None:
 
 def atomic_save(obj: Any, path: Path) -> None:
     """torch.save to a temporary file, fsync, then rename over ``path`` (and fsync the folder)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_open(path, "wb") as fh:
+        torch.save(obj, fh)
     _fsync_dir(path.parent)
 
 

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from ..atomic import atomic_open
 from ..data.celeba import CelebAFormatDataset
 from ..errors import AttGANBatchError
 from ..model.config import DEFAULT_ATTRS
@@ -83,11 +84,9 @@ def predict(model: nn.Module, x: torch.Tensor, img_size: int | None = None, batc
 def save_classifier(path: str | Path, model: AttributeClassifier, attrs: Sequence[str], crop: str = "auto",
                     val_accuracy: dict[str, float] | None = None) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"classifier": model.state_dict(), "attrs": list(attrs), "img_size": model.arch["img_size"],
-                "arch": dict(model.arch), "crop": crop, "val_accuracy": dict(val_accuracy or {})}, tmp)
-    tmp.replace(path)
+    with atomic_open(path, "wb") as fh:
+        torch.save({"classifier": model.state_dict(), "attrs": list(attrs), "img_size": model.arch["img_size"],
+                    "arch": dict(model.arch), "crop": crop, "val_accuracy": dict(val_accuracy or {})}, fh)
     return path
 
 

@@ -44,6 +44,7 @@ class TrainConfig:
     progress: bool = True                # rich progress bar (rank 0 only)
     threads: int | None = None           # torch CPU threads (None: leave torch's default)
     resume: bool = False                 # continue from the newest checkpoint in OUT/checkpoint
+    overwrite: bool = False              # start anew in an OUT that holds a run: delete its checkpoints first
     finetune: Path | None = None         # start G (and D when present) from a published checkpoint
 
     def __post_init__(self) -> None:
@@ -54,6 +55,9 @@ class TrainConfig:
             raise ValueError(f"adam must be one of {ADAM_IMPLS}, not {self.adam!r}")
         if self.crop not in CROPS:
             raise ValueError(f"crop must be one of {CROPS}, not {self.crop!r}")
+        if self.resume and self.overwrite:
+            raise ValueError("--resume and --overwrite exclude each other: resume continues the run in --out, "
+                             "overwrite deletes it and starts anew")
         if self.resume and self.finetune:
             raise ValueError("--resume and --finetune exclude each other: resume continues this run, "
                              "fine-tune starts a new one from other weights")

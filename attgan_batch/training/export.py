@@ -1,7 +1,9 @@
 """Publish a trained run the way the reference publishes models: ``setting.txt`` + ``{'G'}`` only.
 
 The result is small (no critic, no optimiser state) and loads anywhere a published AttGAN
-checkpoint does. Machine-specific entries (the training data path) are left out of setting.txt.
+checkpoint does. Machine-specific entries (the training data path) are left out of setting.txt,
+and ``experiment_name`` becomes the destination folder's name: the reference's test scripts build
+their paths from it.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ def export_generator(run: str | Path, dest: str | Path, notes: dict | None = Non
     settings.extra.update(notes or {})
     raw = read_weights(weights)
     dest = Path(dest)
+    settings.experiment_name = dest.resolve().name
     out = dest / "checkpoint" / weights.name
     atomic_save({"G": {k: v.contiguous().clone() for k, v in strip_module_prefix(raw["G"]).items()}}, out)
     (dest / "setting.txt").write_text(settings.to_json(), encoding="utf-8")

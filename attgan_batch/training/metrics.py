@@ -9,6 +9,8 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ..atomic import write_atomic
+
 
 class MetricsLog:
     """Averages each loss over the iterations of an interval and appends one JSON line per interval."""
@@ -42,9 +44,7 @@ class MetricsLog:
             return
         with open(self.path, encoding="utf-8") as fh:
             lines = [ln for ln in fh if ln.strip() and json.loads(ln).get("step", 0) <= step]
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text("".join(lines), encoding="utf-8")
-        tmp.replace(self.path)
+        write_atomic(self.path, "".join(lines))
 
     def write(self, record: dict[str, Any]) -> None:
         if self.path is None:

@@ -5,12 +5,12 @@ rules applied, the edited attribute at ``±test_int``), so progress on every att
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 from torchvision.utils import save_image
 
+from ..atomic import atomic_open
 from ..attributes import apply_conflicts
 from .targets import scale
 
@@ -41,8 +41,6 @@ def save_grid(generator: torch.nn.Module, images: torch.Tensor, att_a: torch.Ten
     finally:
         generator.train(was_training)
     grid = torch.cat(columns, dim=3)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    save_image(grid.cpu(), tmp, nrow=1, normalize=True, value_range=(-1.0, 1.0), format="png")
-    os.replace(tmp, path)
+    with atomic_open(path, "wb", fsync=False) as fh:  # a lost sample costs nothing; a torn one misleads
+        save_image(grid.cpu(), fh, nrow=1, normalize=True, value_range=(-1.0, 1.0), format="png")
     return path

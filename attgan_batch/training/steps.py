@@ -3,8 +3,9 @@
 DDP synchronises gradients of a module's forward. The D step needs two critic passes (real+fake,
 and the gradient-penalty interpolates) and the G step one encode and two decodes, so each step's
 whole forward lives in one module: one DDP forward and one backward per step. In the D step the
-real and fake batches go through the critic together: its instance norms and linear heads act per
-sample, so this equals two separate passes and runs faster.
+real and fake batches go through the critic together when its norms act per sample (instance norm
+or none): that equals two separate passes and runs faster. A critic with batch norm normalises over
+the batch, so there real and fake take separate passes, as in the reference, to keep its statistics.
 """
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ from .style import style_loss
 Augment = Callable[[torch.Tensor], torch.Tensor]  # optional critic-input augmentation (d_augment.py)
 
 
+def has_batch_norm(module: nn.Module) -> bool:
+    """Whether any layer normalises over the batch (its output for one sample depends on the others)."""
+    batch_norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+    return any(isinstance(m, batch_norms) for m in module.modules())
+
+
 class DStep(nn.Module):
     """Critic + classifier loss: adv + lambda_gp * gp + lambda_3 * BCE(C(real), a)."""
 
@@ -29,21 +36,29 @@ class DStep(nn.Module):
             raise ValueError(f"unknown mode {mode!r}; expected one of {losses.MODES}")
         self.D, self.mode, self.lambda_gp, self.lambda_3 = discriminator, mode, lambda_gp, lambda_3
         self.augment = augment
+        self.joint = not has_batch_norm(discriminator)  # one critic pass on real+fake gives the same losses
+
+    def _critic(self, x: torch.Tensor):
+        return self.D.heads(self.augment(x) if self.augment else x)
 
     def forward(self, real: torch.Tensor, fake: torch.Tensor, att_a: torch.Tensor,
                 theta: torch.Tensor | None = None, style_mask: torch.Tensor | None = None,
                 lambda_style: float = 0.0):
         n = real.size(0)
-        both = torch.cat([real, fake.to(real.dtype)])
-        adv, cls, q = self.D.heads(self.augment(both) if self.augment else both)
-        df_loss = losses.d_adversarial(self.mode, adv[:n], adv[n:])
+        if self.joint:
+            adv, cls, q = self._critic(torch.cat([real, fake.to(real.dtype)]))
+            adv_real, adv_fake, cls_real, q_fake = adv[:n], adv[n:], cls[:n], None if q is None else q[n:]
+        else:
+            adv_real, cls_real, _ = self._critic(real)
+            adv_fake, _, q_fake = self._critic(fake.to(real.dtype))
+        df_loss = losses.d_adversarial(self.mode, adv_real, adv_fake)
         other = fake if self.mode == "wgan" else None  # lsgan/dcgan: DRAGAN interpolates
         df_gp = losses.gradient_penalty(lambda x: self.D(x)[0], real, other)
-        dc_loss = losses.classification(cls[:n], att_a)
+        dc_loss = losses.classification(cls_real, att_a)
         d_loss = df_loss + self.lambda_gp * df_gp + self.lambda_3 * dc_loss
         parts = {"d_loss": d_loss, "df_loss": df_loss, "df_gp": df_gp, "dc_loss": dc_loss}
-        if theta is not None and q is not None:  # style model: Q learns to read theta off the fakes
-            parts["dq_loss"] = style_loss(q[n:], theta, style_mask)
+        if theta is not None and q_fake is not None:  # style model: Q learns to read theta off the fakes
+            parts["dq_loss"] = style_loss(q_fake, theta, style_mask)
             d_loss = d_loss + lambda_style * parts["dq_loss"]
             parts["d_loss"] = d_loss
         return d_loss, parts

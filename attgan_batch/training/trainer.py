@@ -26,7 +26,8 @@ from ..errors import AttGANBatchError, CheckpointError
 from ..model import Discriminator, Generator
 from ..model.checkpoint import read_weights
 from ..model.config import AttGANSettings
-from . import checkpoints, distributed, rng
+from . import checkpoints, distributed, rng, run_folder
+from .compat import reference_incompatibilities
 from .config import RESUMABLE_SETTINGS, TrainConfig
 from .d_augment import make_augment
 from .data import build_datasets, fixed_samples, train_loader
@@ -37,6 +38,9 @@ from .sampling import SeededSamples
 from .steps import DStep, GStep, g_loss
 from .style import sample_style
 from .targets import B_DISTRIBUTIONS, Targets, make_targets
+
+
+DEFAULT_EXPERIMENT_NAME = AttGANSettings().experiment_name  # a placeholder: replaced by the --out folder's name
 
 
 class TrainingDiverged(AttGANBatchError):
@@ -102,6 +106,10 @@ class Trainer:
         self.seed = int(raw_state["seed"]) if raw_state is not None else config.seed
         self.settings = s = self._settings(raw_state)
         _check_settings(s)
+        if not config.resume:
+            self._check_out_folder()
+        for problem in reference_incompatibilities(s):
+            self.say(f"note: the reference AttGAN-PyTorch cannot load this run's checkpoints: {problem}")
 
         rng.seed_all(self.seed)  # identical initial weights on every rank (DDP also broadcasts them)
         self.G = Generator.from_settings(s).to(self.device)
@@ -148,6 +156,10 @@ class Trainer:
         if raw_state is not None:
             self._load_state(raw_state, resume_from)
         if self.info.is_main:
+            if config.overwrite:
+                gone = run_folder.clear_run(self.out)
+                if gone:
+                    self.say(f"--overwrite: deleted {len(gone)} file(s) of the earlier run in {self.out}")
             self.out.mkdir(parents=True, exist_ok=True)
             self._write_settings()
         self.metrics = MetricsLog(self.out / "metrics.jsonl" if self.info.is_main else None, config.log_interval)
@@ -166,11 +178,33 @@ class Trainer:
             raise CheckpointError(f"--resume: no weights.N.pth in {self.ckpt_dir}; start without --resume")
         return path
 
+    def _check_out_folder(self) -> None:
+        """A new run never lands beside an old one's checkpoints (loaders would pick the larger N)."""
+        cfg = self.config
+        if cfg.overwrite and cfg.finetune and Path(cfg.finetune).resolve().is_relative_to(self.out.resolve()):
+            raise ValueError(f"--finetune {cfg.finetune} lies inside --out {self.out}, which --overwrite would "
+                             "clear; copy the weights elsewhere or pick another --out")
+        problem = None
+        if self.info.is_main and not cfg.overwrite:  # rank 0 decides before it writes anything
+            try:
+                run_folder.refuse_existing(self.out)
+            except run_folder.RunFolderInUse as exc:
+                problem = exc
+        if distributed.any_true([problem is not None], self.info)[0]:
+            raise problem or run_folder.RunFolderInUse(f"{self.out} already holds a training run (seen by rank 0); "
+                                                       "use --resume or --overwrite")
+
     def _settings(self, raw_state: dict | None) -> AttGANSettings:
         s = self.config.settings
         if raw_state is None:
-            return dataclasses.replace(s, attrs=list(s.attrs), style=dict(s.style), extra=dict(s.extra))  # never mutate the caller's
+            # a copy: never mutate the caller's settings
+            s = dataclasses.replace(s, attrs=list(s.attrs), style=dict(s.style), extra=dict(s.extra))
+            if s.experiment_name == DEFAULT_EXPERIMENT_NAME:
+                s.experiment_name = self.out.resolve().name  # the reference's test scripts find output/<name>
+            return s
         saved = resume_settings(self.out)
+        if s.experiment_name == DEFAULT_EXPERIMENT_NAME:  # not chosen: the run keeps its recorded name
+            s = dataclasses.replace(s, experiment_name=saved.experiment_name)
         names = [f.name for f in dataclasses.fields(AttGANSettings) if f.name != "extra"]
         fixed = [k for k in names if k not in RESUMABLE_SETTINGS and getattr(s, k) != getattr(saved, k)]
         if fixed:

@@ -1,0 +1,125 @@
+"""Photos without a manifest, sources by name, ``info``: the everyday path of a new user, through
+click's CliRunner on real files and the bundled demo model."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from conftest import write_image
+from PIL import Image
+
+from attgan_batch.cli import main
+from attgan_batch.model.config import DEFAULT_ATTRS
+
+
+def _photos(root: Path) -> Path:
+    folder = root / "photos"
+    write_image(folder / "a.png", size=(48, 48), seed=1)
+    write_image(folder / "trip" / "b.jpg", size=(60, 50), seed=2, fmt="JPEG")
+    write_image(folder / "trip" / "c.webp", size=(40, 40), seed=3, fmt="WEBP")
+    (folder / "notes.txt").write_text("not a photo")
+    return folder
+
+
+def _report(out: Path) -> dict[str, dict]:
+    with open(out / "report.csv", newline="") as fh:
+        return {r["id"]: r for r in csv.DictReader(fh)}
+
+
+def test_a_folder_of_photos_is_edited_with_one_command_and_mirrored_under_out(tmp_path):
+    photos, out = _photos(tmp_path), tmp_path / "edited"
+    args = ["run", str(photos), "--edit", "Blond_Hair=1", "--source", "Young;Black_Hair", "--out", str(out),
+            "-c", "demo", "--backend", "torch"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "trained on 64 px synthetic faces" in result.output  # said once: these are not its faces
+    report = _report(out)
+    assert sorted(report) == ["a.png", "trip/b.jpg", "trip/c.webp"]
+    assert all(r["status"] == "ok" and r["edited"] == "Blond_Hair" for r in report.values())
+    assert report["a.png"]["source"] == "0,0,1,0,0,0,0,0,0,0,0,0,1"  # the names, as a vector in model order
+    for name in ("a.png", "trip/b.jpg", "trip/c.png"):  # webp is written as png
+        assert Image.open(out / name).size == (64, 64)
+    again = CliRunner().invoke(main, args)  # a rerun resumes like a manifest run
+    assert again.exit_code == 0 and json.loads((out / "report.json").read_text())["counts"]["resumed"] == 3
+
+
+def test_single_images_and_globs_work_and_a_photo_is_never_read_as_a_manifest(tmp_path):
+    photos, out = _photos(tmp_path), tmp_path / "out"
+    runner = CliRunner()
+    one = runner.invoke(main, ["run", str(photos / "a.png"), "-e", "Eyeglasses=flip", "--source", "Male",
+                               "--out", str(out / "one"), "-c", "demo", "--backend", "torch", "-q"])
+    assert one.exit_code == 0, one.output
+    assert (out / "one" / "a.png").is_file()
+    glob = runner.invoke(main, ["run", str(photos / "trip" / "*.jpg"), "-e", "flip-each", "--source", "Male",
+                                "--out", str(out / "glob"), "-c", "demo", "--backend", "torch", "-q"])
+    assert glob.exit_code == 0, glob.output
+    assert sorted(_report(out / "glob")) == ["b.jpg"]
+    assert Image.open(out / "glob" / "b.jpg").size[0] == 64 * 15  # input, reconstruction, 13 flips
+
+
+def test_edit_options_with_a_manifest_are_a_usage_error(tmp_path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("id,image\n")
+    result = CliRunner().invoke(main, ["run", str(manifest), "--edit", "Male=1", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "a manifest has its own" in result.output
+
+
+def test_missing_photos_say_what_was_expected(tmp_path):
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "nothing-here"), "--edit", "Male=1",
+                                       "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "folder of photos" in result.output
+
+
+def test_sources_by_name_in_a_manifest(tmp_path):
+    write_image(tmp_path / "a.png", size=(48, 48))
+    manifest = tmp_path / "m.csv"
+    manifest.write_text('id,image,source,edit\nnamed,a.png,"Male, Young",Bald=1\npairs,a.png,Male=1;Young=-1,Bald=1\n'
+                        "typo,a.png,Mael,Bald=1\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(manifest), "--out", str(out), "-c", "demo", "--backend", "torch",
+                                       "-q"])
+    assert result.exit_code == 1
+    report = _report(out)
+    male, young = DEFAULT_ATTRS.index("Male"), DEFAULT_ATTRS.index("Young")
+    assert [int(v) for v in report["named"]["source"].split(",")][male] == 1
+    assert [int(v) for v in report["named"]["source"].split(",")][young] == 1
+    assert [int(v) for v in report["pairs"]["source"].split(",")][young] == 0
+    assert report["typo"]["status"] == "failed" and "did you mean 'Male'" in report["typo"]["error"]
+
+
+def test_info_lists_the_attributes_in_vector_order_and_what_run_would_do():
+    runner = CliRunner()
+    text = runner.invoke(main, ["info", "-c", "demo"])
+    assert text.exit_code == 0, text.output
+    assert "0:Bald, 1:Bangs" in text.output and "G-only" in text.output
+    data = json.loads(runner.invoke(main, ["info", "--json"]).output)
+    assert [a["name"] for a in data["attributes"]] == DEFAULT_ATTRS
+    assert data["img_size"] == 64 and data["discriminator"] is False and len(data["sha256"]) == 64
+    assert data["auto_backend"]
+
+
+def test_eval_without_a_judge_says_how_to_make_one(tmp_path):
+    result = CliRunner().invoke(main, ["eval", "-c", "demo", "--data", str(tmp_path)])
+    assert result.exit_code == 2 and "train-classifier" in result.output
+
+
+def test_source_from_recon_edits_g_only_photos_and_check_agrees(tmp_path):
+    """The demo model is G-only: without a source a row fails, with --source-from recon it runs."""
+    demo = Path(__file__).resolve().parents[1] / "manifests" / "demo"
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"id,image,edit\na,{demo / '000001.png'},Blond_Hair=1\nb,{demo / '000002.png'},Male=flip\n")
+    runner = CliRunner()
+    plain = runner.invoke(main, ["check", str(manifest), "-c", "demo"])
+    assert plain.exit_code == 1 and "--source-from recon" in plain.output
+    assert runner.invoke(main, ["check", str(manifest), "-c", "demo", "--source-from", "recon"]).exit_code == 0
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["run", str(manifest), "--out", str(out), "-c", "demo", "--backend", "torch",
+                                  "--source-from", "recon", "-q"])
+    assert result.exit_code == 0, result.output
+    report = _report(out)
+    for row in report.values():
+        assert row["status"] == "ok" and row["source_predicted"].count("=") == 13
+        assert len(row["source"].split(",")) == 13
+    assert json.loads((out / "report.json").read_text())["checkpoint"]["source_from"] == "recon"
