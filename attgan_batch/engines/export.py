@@ -41,6 +41,7 @@ OPSET = 18
 PRECISIONS = ("fp32", "fp16")
 # max |ONNX - PyTorch fp32| on [-1, 1] outputs; one 8-bit level is 2/255 ~ 7.8e-3
 TOLERANCE = {"fp32": 1e-4, "fp16": 5e-3}
+EXPORTERS = ("direct", "dynamo", "legacy")  # tried in this order
 PARITY_BATCH = 3  # differs from the export example batch (2), so the dynamic axis is exercised too
 
 
@@ -76,8 +77,7 @@ class ExportResult:
     parity: Parity
     seconds: float
     notes: list[str] = field(default_factory=list)
-    graph: str = "cpu"
-    sha256: str | None = None  # of the written file, when the writer computed it while writing
+    graph: str = "cpu"  # "cpu" (GEMM / Winograd forms) | "plain"
 
 
 class HalfPrecision(nn.Module):
@@ -182,21 +182,25 @@ def check_parity(onnx_path: Path, generator: nn.Module, *, img_size: int, n_attr
 
 
 def _write_direct(generator: nn.Module, precision: str, img_size: int, n_attrs: int, graph: str, opset: int):
-    def run(_model: nn.Module, _example: tuple[torch.Tensor, ...], path: Path, _opset: int) -> str:
-        return write_onnx(generator, path, img_size=img_size, n_attrs=n_attrs, precision=precision, graph=graph,
-                          opset=opset)
+    def run(_model: nn.Module, _example: tuple[torch.Tensor, ...], path: Path, _opset: int) -> None:
+        write_onnx(generator, path, img_size=img_size, n_attrs=n_attrs, precision=precision, graph=graph, opset=opset)
     return run
 
 
 def export_onnx(generator: nn.Module, path: str | Path, *, img_size: int, n_attrs: int, precision: str = "fp32",
-                opset: int = OPSET, graph: str = "cpu", log: Callable[[str], Any] | None = None) -> ExportResult:
+                opset: int = OPSET, graph: str = "cpu", log: Callable[[str], Any] | None = None,
+                exporters: tuple[str, ...] = EXPORTERS) -> ExportResult:
     """Write ``path`` (atomically) after the parity check passes; raise ParityError otherwise.
 
     The direct writer first; torch's dynamo exporter when the writer cannot translate the generator or
     its graph disagrees; the legacy TorchScript exporter when dynamo raises or disagrees too.
+    ``exporters`` narrows that list (benchmarks and tests compare them).
     """
     if graph not in GRAPHS:
         raise ValueError(f"graph must be one of {GRAPHS}, got {graph!r}")
+    unknown = [name for name in exporters if name not in EXPORTERS]
+    if unknown or not exporters:
+        raise ValueError(f"exporters must be a non-empty subset of {EXPORTERS}, got {exporters!r}")
     n_style = getattr(generator, "n_style", 0)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -206,16 +210,16 @@ def export_onnx(generator: nn.Module, path: str | Path, *, img_size: int, n_attr
     parity: Parity | None = None
     torch_model: nn.Module | None = None
     example: tuple[torch.Tensor, ...] = ()
-    sha256: str | None = None
-    exporters = (("direct", _write_direct(generator, precision, img_size, n_attrs, graph, opset)),
-                 ("dynamo", _export_dynamo), ("legacy", _export_legacy))
+    runs = {"direct": _write_direct(generator, precision, img_size, n_attrs, graph, opset),
+            "dynamo": _export_dynamo, "legacy": _export_legacy}
     try:
-        for exporter, run in exporters:
+        for exporter in exporters:
+            run = runs[exporter]
             if exporter != "direct" and torch_model is None:  # only torch's exporters need the copy
                 torch_model = export_model(generator, precision, img_size if graph == "cpu" else None)
                 example = parity_inputs(img_size, n_attrs, batch=2, seed=1, n_style=n_style)
             try:
-                sha256 = run(torch_model, example, tmp, opset)
+                run(torch_model, example, tmp, opset)
             except WriterUnsupported as exc:
                 notes.append(f"direct writer cannot translate this generator ({exc}); used torch's exporter")
                 continue
@@ -242,5 +246,4 @@ def export_onnx(generator: nn.Module, path: str | Path, *, img_size: int, n_attr
     if log is not None:
         for note in notes:
             log(note)
-    return ExportResult(path, precision, opset, exporter, parity, time.perf_counter() - start, notes, graph,
-                        sha256 if isinstance(sha256, str) else None)
+    return ExportResult(path, precision, opset, exporter, parity, time.perf_counter() - start, notes, graph)

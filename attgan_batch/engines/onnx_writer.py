@@ -166,8 +166,7 @@ def _deconv_winograd(g: _Graph, x: str, weight: torch.Tensor, scale: torch.Tenso
     input_transform, output_transform = winograd_transforms()
     taps_weight = _scaled(weight, (2, 3, 0, 1), scale, 3).reshape(16, cin * co)  # (ky, kx, in, out)
     # gemm_layers.winograd_weight, in float32: the transform's entries are 0 and 1, each value a sum of <= 4 weights
-    import os
-    u = None if os.environ.get("WINO_IN_GRAPH") else (winograd_filter_transform().float() @ taps_weight).reshape(36, cin, co)
+    u = (winograd_filter_transform().float() @ taps_weight).reshape(36, cin, co)
     xp = g.op("Pad", [x, g.ints("pads", [0, 0, 1, 1, 0, 0, 1, 1])])
     xp = g.op("Reshape", [g.op("Transpose", [xp], perm=[0, 2, 3, 1]), g.ints("shape", [-1, t + 1, 2, t + 1, 2, cin])])
     axes, tap_shape = g.ints("axes", [1, 2, 3, 4]), g.ints("shape", [1, -1, t, t, cin])
@@ -182,16 +181,9 @@ def _deconv_winograd(g: _Graph, x: str, weight: torch.Tensor, scale: torch.Tenso
     v = g.op("MatMul", [g.const(f"{hint}.input_transform", input_transform), v])
     v = g.op("Reshape", [v, g.ints("shape", [36, -1, cin])])
     products = []
-    import os
-    if os.environ.get("WINO_IN_GRAPH"):
-        uu = g.op("Reshape", [g.op("MatMul", [g.const("ft", winograd_filter_transform()), g.const("tw", taps_weight)]), g.ints("shape", [36, cin, co])])
     for i in range(36):  # 36 plain GEMMs: the fastest form measured (gemm_layers)
         vi = g.op("Gather", [v, g.const("index", np.asarray(i, dtype=np.int64), np.int64)], axis=0)
-        if os.environ.get("WINO_IN_GRAPH"):
-            wi = g.op("Gather", [uu, g.const("index", np.asarray(i, dtype=np.int64), np.int64)], axis=0)
-        else:
-            wi = g.const(f"{hint}.winograd_weight{i}", u[i])
-        mi = g.op("MatMul", [vi, wi])
+        mi = g.op("MatMul", [vi, g.const(f"{hint}.winograd_weight{i}", u[i])])
         products.append(g.op("Unsqueeze", [mi, g.ints("axes", [0])]))
     m = g.op("Reshape", [g.op("Concat", products, axis=0), g.ints("shape", [36, -1])])
     y = g.op("MatMul", [g.const(f"{hint}.output_transform", output_transform), m])
@@ -302,14 +294,12 @@ class WrittenGraph:
         model.graph.initializer.extend(numpy_helper.from_array(a, name) for name, a in self.initializers)
         return model
 
-    def write(self, path: str | Path) -> str:
+    def write(self, path: str | Path) -> None:
         """Serialise to ``path``, streaming each weight from its array (no in-memory copy of the whole model,
-        which would cost a pass over ~300 MB at default width); returns the file's sha256.
+        which would cost a pass over ~300 MB at default width).
 
         The bytes are plain protobuf: ModelProto field 7 (graph) holds the serialised GraphProto, whose
         field 5 entries (initializer) are TensorProtos with their field 9 (raw_data), little-endian."""
-        import hashlib
-
         from onnx import TensorProto, helper
 
         head = type(self.model)()
@@ -320,22 +310,15 @@ class WrittenGraph:
         for name, array in self.initializers:
             meta = TensorProto(name=name, dims=array.shape,
                                data_type=helper.np_dtype_to_tensor_dtype(array.dtype)).SerializeToString()
-            data = array.astype(array.dtype.newbyteorder("<"), copy=False)
+            data = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("<"), copy=False))
             tensor_len = len(meta) + len(_key(9, data.nbytes)) + data.nbytes
             pieces.append((_key(5, tensor_len) + meta + _key(9, data.nbytes), data))
         graph_len = len(graph) + sum(len(prefix) + data.nbytes for prefix, data in pieces)
-        digest = hashlib.sha256()
         with open(path, "wb") as fh:
-            for chunk in (head.SerializeToString(), _key(7, graph_len), graph):
-                fh.write(chunk)
-                digest.update(chunk)
+            fh.write(head.SerializeToString() + _key(7, graph_len) + graph)
             for prefix, data in pieces:
                 fh.write(prefix)
-                digest.update(prefix)
-                view = memoryview(np.ascontiguousarray(data)).cast("B")
-                fh.write(view)
-                digest.update(view)
-        return digest.hexdigest()
+                fh.write(memoryview(data).cast("B"))
 
 
 def _varint(n: int) -> bytes:
@@ -353,7 +336,7 @@ def _key(field_number: int, length: int) -> bytes:
 
 
 def write_onnx(generator: nn.Module, path: str | Path, *, img_size: int, n_attrs: int, precision: str = "fp32",
-               graph: str = "cpu", opset: int = 18) -> str:
-    """Write the generator's graph to ``path`` (the caller makes it atomic); returns the file's sha256."""
-    return build_model(generator, img_size=img_size, n_attrs=n_attrs, precision=precision, graph=graph,
+               graph: str = "cpu", opset: int = 18) -> None:
+    """Write the generator's graph to ``path`` (the caller makes it atomic and checks its parity)."""
+    build_model(generator, img_size=img_size, n_attrs=n_attrs, precision=precision, graph=graph,
                        opset=opset).write(path)
