@@ -116,9 +116,8 @@ def test_a_layer_the_writer_does_not_know_falls_back_to_torchs_exporter(tiny_che
     loaded.generator.dec_layers[0].layers[2] = _Swish()  # an activation no checkpoint setting makes
     with pytest.raises(onnx_writer.WriterUnsupported, match="unsupported activation"):
         onnx_writer.build_model(loaded.generator, img_size=32, n_attrs=13)
-    result = export_onnx(loaded.generator, tmp_path / "g.onnx", img_size=32, n_attrs=13,
-                         exporters=("direct", "legacy"))
-    assert result.exporter == "legacy" and result.parity.passed
+    result = export_onnx(loaded.generator, tmp_path / "g.onnx", img_size=32, n_attrs=13)
+    assert result.exporter == "dynamo" and result.parity.passed
     assert "direct writer cannot translate this generator (unsupported activation" in result.notes[0]
 
 
