@@ -30,8 +30,9 @@ from ._scale import scale_options, scale_run_options
                    "file runs on ONNX Runtime, or on OpenVINO with --backend openvino.")
 @click.option("--engines-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("engines"),
               show_default=True, help="Where auto looks for (and caches) exported engines.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
-              help="Engine precision (fp16 needs a GPU to be faster).")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True,
+              help="Engine precision: fp32 is bit-stable; fp16 needs a GPU to be faster; bf16 runs with "
+                   "OpenVINO on CPUs with bf16 units (or torch on CUDA).")
 @click.option("--compile", "compile_", is_flag=True,
               help="Run the torch backend through torch.compile (~20 s to compile, needs a C++ compiler); "
                    "with --backend auto it replaces OpenVINO/ONNX Runtime on the CPU and eager torch on a GPU "

@@ -39,8 +39,9 @@ from .onnx_writer import GRAPHS, WriterUnsupported, write_onnx
 
 OPSET = 18
 PRECISIONS = ("fp32", "fp16")
-# max |ONNX - PyTorch fp32| on [-1, 1] outputs; one 8-bit level is 2/255 ~ 7.8e-3
-TOLERANCE = {"fp32": 1e-4, "fp16": 5e-3}
+# max |engine - PyTorch fp32| on [-1, 1] outputs; one 8-bit level is 2/255 ~ 7.8e-3. bf16 (OpenVINO's
+# bf16 inference over an fp32 graph, never a graph precision): 8.8e-3 measured on the demo model
+TOLERANCE = {"fp32": 1e-4, "fp16": 5e-3, "bf16": 2e-2}
 EXPORTERS = ("direct", "dynamo", "legacy")  # tried in this order
 PARITY_BATCH = 3  # differs from the export example batch (2), so the dynamic axis is exercised too
 
