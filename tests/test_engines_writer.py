@@ -175,3 +175,14 @@ def test_tensorrt_plans_are_built_from_the_plain_graph(monkeypatch, tiny_checkpo
     artifacts.ensure_plan(loaded, tmp_path / "engines", log=lambda _m: None)
     assert [p.name for p in built_from] == ["generator-fp32-plain.onnx"]
     assert "MatMul" not in op_types(built_from[0])
+
+
+@pytest.mark.parametrize("graph", GRAPHS)
+def test_written_model_passes_onnx_checker_and_streams_the_same_bytes(graph, tmp_path):
+    """The streamed file parses to exactly the in-memory model (field order aside), and a valid model."""
+    loaded = load_checkpoint(write_checkpoint(tmp_path / "styled", style={"Eyeglasses": 2}, inject_layers=1))
+    written = onnx_writer.build_model(loaded.generator, img_size=32, n_attrs=13, graph=graph)
+    proto = written.to_proto()
+    onnx.checker.check_model(proto, full_check=True)
+    written.write(tmp_path / "g.onnx")
+    assert onnx.load(str(tmp_path / "g.onnx")) == proto
