@@ -74,7 +74,8 @@ def test_run_with_bf16_records_the_precision_in_the_report(tiny_checkpoint, tmp_
     images = [write_image(tmp_path / f"img{i}.png", size=(32, 32), seed=i) for i in range(3)]
     out = tmp_path / "out"
     args = ["run", *map(str, images), "--edit", "Male=1", "--source", "Bangs,Black_Hair,Male", "--out", str(out),
-            "-c", str(tiny_checkpoint), "--backend", "openvino", "--precision", "bf16", "--engines-dir", str(tmp_path / "engines"), "-q"]
+            "-c", str(tiny_checkpoint), "--backend", "openvino", "--precision", "bf16",
+            "--engines-dir", str(tmp_path / "engines"), "-q"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     backend = json.loads((out / "report.json").read_text())["backend"]

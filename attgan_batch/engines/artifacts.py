@@ -72,7 +72,8 @@ def _usable(meta: dict[str, Any] | None) -> bool:
     return bool(meta) and (meta.get("parity") or {}).get("status") != "failed"
 
 
-def cached_onnx(loaded: LoadedCheckpoint, engines_dir: str | Path, precision: str, graph: str = "cpu") -> Artifact | None:
+def cached_onnx(loaded: LoadedCheckpoint, engines_dir: str | Path, precision: str,
+                graph: str = "cpu") -> Artifact | None:
     path = onnx_path(engines_dir, loaded.sha256, precision, graph)
     if not path.is_file():
         return None

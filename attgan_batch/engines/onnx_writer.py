@@ -102,7 +102,8 @@ def _folded(block: nn.Module, transposed: bool) -> tuple[torch.Tensor, torch.Ten
     return weight, None if scale is None else scale.float(), bias, instance_norm, activation
 
 
-def _scaled(weight: torch.Tensor, permutation: tuple[int, ...], scale: torch.Tensor | None, out_axis: int) -> torch.Tensor:
+def _scaled(weight: torch.Tensor, permutation: tuple[int, ...], scale: torch.Tensor | None,
+            out_axis: int) -> torch.Tensor:
     """``weight.permute(permutation)``, contiguous, times ``scale`` along ``out_axis`` of the result: one pass."""
     view = weight.permute(permutation)
     out = torch.empty(view.shape, dtype=torch.float32)
@@ -205,7 +206,8 @@ def check_supported(generator: nn.Module) -> None:
     from ..model import Generator
 
     if type(generator) is not Generator:
-        raise WriterUnsupported(f"the direct writer translates attgan_batch's Generator, not {type(generator).__name__}")
+        raise WriterUnsupported(f"the direct writer translates attgan_batch's Generator, "
+                                f"not {type(generator).__name__}")
 
 
 def build_model(generator: nn.Module, *, img_size: int, n_attrs: int, precision: str = "fp32", graph: str = "cpu",
