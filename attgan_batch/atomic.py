@@ -47,7 +47,8 @@ def temp_owner(name: str) -> tuple[str, int] | None:
     return (match.group(1), int(match.group(2))) if match else None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True while process ``pid`` (on this host) exists."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -60,7 +61,7 @@ def _alive(pid: int) -> bool:
 def is_orphan_temp(name: str) -> bool:
     """True for this tool's temp file whose process (on this host) is gone."""
     owner = temp_owner(name)
-    return owner is not None and owner[0] == _HOST and owner[1] != os.getpid() and not _alive(owner[1])
+    return owner is not None and owner[0] == _HOST and owner[1] != os.getpid() and not process_alive(owner[1])
 
 
 def remove_orphan_temps(root: str | Path) -> int:

@@ -72,7 +72,7 @@ def parse_vector(text: str, names: Sequence[str], what: str = "vector") -> list[
     if not isinstance(text, str) or not text.strip():
         raise RowError(f"{what} is empty")
     parts = [p for p in re.split(r"[\s,;]+", text.strip()) if p]
-    if any(re.search(r"[A-Za-z_]", p) for p in parts):
+    if all(_is_name(p) for p in parts):  # names only; a stray word among numbers is a bad number
         return _named_vector(parts, names, what)
     if len(parts) != len(names):
         raise RowError(
@@ -88,6 +88,15 @@ def parse_vector(text: str, names: Sequence[str], what: str = "vector") -> list[
             raise RowError(f"{what} mixes -1 and 0; use either 0/1 or -1/1 labels")
         return [1 if v > 0 else 0 for v in values]
     return [int(v) for v in values]
+
+
+_NUMBER_WORDS = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "nan", "+nan", "-nan"}
+
+
+def _is_name(token: str) -> bool:
+    """An attribute name (or ``name=value``), not a number such as ``1``, ``-1`` or ``inf``."""
+    head = token.partition("=")[0].strip()
+    return bool(re.match(r"^[A-Za-z_]", head)) and head.lower() not in _NUMBER_WORDS
 
 
 def _named_vector(parts: list[str], names: Sequence[str], what: str) -> list[int]:

@@ -89,7 +89,9 @@ def _head(summary: dict[str, Any], max_thumb_rows: int) -> str:
         ("skipped", counts.get("skipped", 0)), ("resumed", counts.get("resumed", 0)),
         ("time", f"{summary.get('seconds', 0)} s"),
         ("throughput", f"{throughput.get('rows_per_second', 0)} rows/s, "
-                       f"{throughput.get('images_per_second', 0)} images/s"),
+                       f"{throughput.get('images_per_second', 0)} images/s"
+         if counts.get("ok", 0) > counts.get("resumed", 0) or counts.get("failed", 0)
+         else "- (every row was kept from an earlier run)"),
         ("backend", ", ".join(f"{k}={v}" for k, v in backend.items()) or "-"),
         ("checkpoint", f"{checkpoint.get('path', '-')} (sha256 {str(checkpoint.get('sha256', ''))[:12]})"),
     ]
@@ -156,8 +158,14 @@ def _card(n: int, record: dict[str, Any], out_dir: Path, base: Path, with_thumbs
         out_fig = _img(thumb_out, "output")
         if thumb_out and output:
             out_fig = f"<a href='{e(quote(Path(output).as_posix()))}'>{out_fig}</a>"
-        pics = (f"<div class='pics'><figure>{_img(thumb_in, 'input')}<figcaption>input</figcaption></figure>"
-                f"<figure>{out_fig}<figcaption>output</figcaption></figure></div>")
+        figures = [f"<figure>{_img(thumb_in, 'input')}<figcaption>input</figcaption></figure>",
+                   f"<figure>{out_fig}<figcaption>output</figcaption></figure>"]
+        if status == "ok":
+            for kind, caption in (("face-in", "face before"), ("face-out", "face after"), ("grid", "grid")):
+                data = _read(thumb_path(out_dir, row_id, kind))
+                if data is not None:
+                    figures.append(f"<figure>{_img(data, caption)}<figcaption>{caption}</figcaption></figure>")
+        pics = f"<div class='pics'>{''.join(figures)}</div>"
     rows = [("input", record.get("input")), ("output", output if status == "ok" else ""),
             ("edit", record.get("edit")), ("edited", record.get("edited")), ("style", record.get("style")),
             ("conflicts", record.get("conflicts")), ("source predicted", record.get("source_predicted")),

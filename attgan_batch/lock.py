@@ -9,21 +9,12 @@ import os
 import socket
 from pathlib import Path
 
+from .atomic import process_alive
 from .errors import AttGANBatchError
 
 
 class OutputLocked(AttGANBatchError):
     """Another live run writes into the same --out."""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def live_owner(path: Path) -> int | None:
@@ -35,7 +26,7 @@ def live_owner(path: Path) -> int | None:
     pid = owner.get("pid") if isinstance(owner, dict) else None
     if not isinstance(pid, int) or owner.get("host") not in (None, socket.gethostname()):
         return None
-    return pid if pid != os.getpid() and _alive(pid) else None
+    return pid if pid != os.getpid() and process_alive(pid) else None
 
 
 def refuse_overlapping_runs(state_dir: Path, is_shard: bool) -> None:
@@ -68,7 +59,7 @@ class RunLock:
                 owner = self._owner()
                 same_host = owner.get("host") in (None, socket.gethostname())
                 pid = owner.get("pid")
-                if isinstance(pid, int) and same_host and (pid == os.getpid() or _alive(pid)):
+                if isinstance(pid, int) and same_host and (pid == os.getpid() or process_alive(pid)):
                     raise OutputLocked(
                         f"another attgan-batch run (pid {pid}) is writing into {self.path.parent.parent}; "
                         f"wait for it to finish or use another --out (remove {self.path} if that run is gone)"

@@ -58,7 +58,7 @@ def thumbnail_bytes(image: Image.Image | np.ndarray | torch.Tensor) -> bytes:
     return buf.getvalue()
 
 
-def write_thumbnails(out: OutputDir, row_id: str, source, output: Image.Image) -> None:
+def write_thumbnails(out: OutputDir, row_id: str, source, output: Image.Image, extra: dict | None = None) -> None:
     """Thumbnails of a finished row: its input (the whole photo under ``--align``, else the model
     input) and its output. Atomic (never a torn thumbnail) but not fsynced: a lost thumbnail costs
     nothing, an fsync per row would cost the writer thread real time on slow disks. Never fails
@@ -66,6 +66,8 @@ def write_thumbnails(out: OutputDir, row_id: str, source, output: Image.Image) -
     try:
         out.write(thumb_name(row_id, "in"), thumbnail_bytes(source), fsync=False)
         out.write(thumb_name(row_id, "out"), thumbnail_bytes(output), fsync=False)
+        for kind, image in (extra or {}).items():  # "grid"; "face-in" / "face-out" under --align
+            out.write(thumb_name(row_id, kind), thumbnail_bytes(image), fsync=False)
     except Exception:  # noqa: BLE001 - thumbnails are decoration; the row is already written
         pass
 

@@ -83,9 +83,10 @@ def test_a_symlink_swapped_in_mid_run_never_lets_a_write_out(tmp_path, tiny_chec
     report = _report(out)
     assert len(report) == 240 and summary.rows == 240
     failed = [r for r in report.values() if r["status"] == "failed"]
-    reasons = {r["error"].split(":")[0][:60] for r in failed}
-    assert all("symbolic link" in r["error"] or "symlink" in r["error"] or "not a folder" in r["error"]
-               for r in failed), reasons
+    unexpected = [r["error"] for r in failed if not any(
+        reason in r["error"] for reason in ("symbolic link", "symlink", "not a folder", "No such file", "Not a directory",
+                                           "Invalid argument"))]  # the folder vanished mid-write: the row fails
+    assert unexpected == []
 
 
 def test_a_symlink_loop_fails_its_row_and_the_others_proceed(tmp_path, tiny_checkpoint):

@@ -127,3 +127,16 @@ def test_report_renders_in_chromium_with_every_image_loaded(finished_run, tmp_pa
     result = _render(browser, source, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1280,1000")
     assert result.returncode == 0 and shot.is_file(), result.stderr[-2000:]
     assert shot.stat().st_size > 10_000
+
+
+def test_report_html_shows_each_rows_grid(tmp_path):
+    from attgan_batch.pipeline import OutputOptions
+
+    checkpoint = write_checkpoint(tmp_path / "ck", img_size=32)
+    write_image(tmp_path / "p.png", size=(40, 40))
+    (tmp_path / "m.csv").write_text(f'id,image,source,edit\nr,p.png,"{SOURCE_13}",Male=1\n')
+    out = tmp_path / "out"
+    run_manifest(tmp_path / "m.csv", RunOptions(out_dir=out, checkpoint=checkpoint, output=OutputOptions(grid=True),
+                                                engine=EngineOptions(backend="torch", device="cpu")))
+    page = (out / "report.html").read_text()
+    assert "<figcaption>grid</figcaption>" in page and page.count("data:image/jpeg;base64,") == 3

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from PIL import Image
 import torch.nn.functional as F
 from click.testing import CliRunner
 from torch.utils.data import TensorDataset
@@ -217,7 +218,10 @@ def test_losses_finite_reconstruction_improves_and_checkpoint_loads(tmp_path, sy
     rec = [r["gr_loss"] for r in records if "gr_loss" in r]
     assert sum(rec[-10:]) / 10 < 0.7 * sum(rec[:5]) / 5, rec  # L1 reconstruction goes down
     assert [p.name for _, p in checkpoints.list_checkpoints(out / "checkpoint")] == ["weights.100.pth", "weights.200.pth"]
-    assert (out / "sample_training" / "step_0000200.png").is_file()
+    sample = Image.open(out / "sample_training" / "step_0000200.png")
+    size, n_attrs = s.img_size, len(s.attrs)
+    assert sample.size[0] == size * (n_attrs + 2)  # input, recon, one flip per attribute
+    assert sample.convert("RGB").getpixel((size - 1, 0)) == (255, 255, 255)  # a caption band above the tiles
 
     raw = torch.load(out / "checkpoint" / "weights.200.pth", weights_only=True)
     assert {"G", "D", "optim_G", "optim_D", "step", "rng", "sampler"} <= set(raw) and raw["step"] == 200

@@ -17,10 +17,11 @@ from PIL import Image
 
 from ..data.images import DEFAULT_MAX_PIXELS, load_rgb, to_uint8
 from ..errors import RowError
+from ..residual import residual
 from .options import FACE_CHOICES, AlignOptions, parse_face  # noqa: F401 - re-exported
 from .detect import EYES_CASCADE, Face, HaarFaceDetector
 from .geometry import align_matrix
-from .warp import paste_back, warp_to_crop
+from .warp import add_back, paste_back, warp_to_crop
 
 @dataclass
 class AlignedFace:
@@ -95,8 +96,20 @@ def decode_aligned(path: str | Path, size: int, options: AlignOptions,
     return align_photo(load_rgb(path, max_pixels), size, options)
 
 
-def compose(aligned: AlignedPhoto, outputs: list[torch.Tensor], options: AlignOptions) -> Image.Image:
-    """The row's image from one generator output per aligned face (same order)."""
+def compose(aligned: AlignedPhoto, outputs: list[torch.Tensor], options: AlignOptions,
+            recons: list[torch.Tensor] | None = None) -> Image.Image:
+    """The row's image from one generator output per aligned face (same order). With ``recons``
+    (each face's reconstruction), residual composition: only what the edit changes,
+    ``output - recon``, is upsampled and added to the photo; the photo keeps its own detail."""
+    if recons is not None:
+        if not options.paste:
+            return Image.fromarray(np.concatenate([to_uint8(residual(f.x, y, r))
+                                                   for f, y, r in zip(aligned.faces, outputs, recons)], axis=1))
+        photo = aligned.photo.copy()
+        for face, y, r in zip(aligned.faces, outputs, recons):
+            diff = ((y - r).detach().cpu().float().numpy() * np.float32(127.5)).transpose(1, 2, 0)
+            add_back(photo, diff, face.matrix)
+        return Image.fromarray(photo)
     crops = [to_uint8(y) for y in outputs]
     if not options.paste:
         return Image.fromarray(np.concatenate(crops, axis=1))

@@ -55,27 +55,51 @@ def feather_mask(size: int) -> np.ndarray:
     return np.outer(ramp, ramp).astype(np.float32)
 
 
+def _face_region(photo_shape, m: np.ndarray, size: int, mask: np.ndarray | None):
+    """(box, crop -> region pixel matrix, region size, soft mask warped to the region) of the photo
+    area an aligned crop of ``size`` came from; None when it lies outside the photo."""
+    cv2 = cv2_module()
+    mask = feather_mask(size) if mask is None else mask
+    box = _bbox(invert(m), size, photo_shape[:2], pad=2)
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    # crop -> region coordinates: the inverse of m, then shifted to the box
+    px = to_pixel_matrix(_compose(np.array([[1, 0, -x0], [0, 1, -y0]], dtype=np.float64), invert(m)))
+    dsize = (x1 - x0, y1 - y0)
+    alpha = cv2.warpAffine(mask, px, dsize, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return box, px, dsize, np.clip(alpha, 0, 1)[..., None]
+
+
 def paste_back(photo: np.ndarray, crop: np.ndarray, m: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """``photo`` with ``crop`` (an edited aligned crop, uint8) blended in where ``m`` took it from.
 
     Modifies and returns ``photo`` (pass a copy to keep the original)."""
-    cv2 = cv2_module()
-    size = crop.shape[0]
-    mask = feather_mask(size) if mask is None else mask
-    box = _bbox(invert(m), size, photo.shape[:2], pad=2)
-    if box is None:
+    region = _face_region(photo.shape, m, crop.shape[0], mask)
+    if region is None:
         return photo
-    x0, y0, x1, y1 = box
-    # crop -> region coordinates: the inverse of m, then shifted to the box
-    to_region = _compose(np.array([[1, 0, -x0], [0, 1, -y0]], dtype=np.float64), invert(m))
-    px = to_pixel_matrix(to_region)
-    dsize = (x1 - x0, y1 - y0)
+    (x0, y0, x1, y1), px, dsize, alpha = region
+    cv2 = cv2_module()
     face = cv2.warpAffine(crop, px, dsize, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.warpAffine(mask, px, dsize, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    alpha = np.clip(alpha, 0, 1)[..., None]
-    region = photo[y0:y1, x0:x1].astype(np.float32)
-    blended = region + (face.astype(np.float32) - region) * alpha
+    old = photo[y0:y1, x0:x1].astype(np.float32)
+    blended = old + (face.astype(np.float32) - old) * alpha
     photo[y0:y1, x0:x1] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    return photo
+
+
+def add_back(photo: np.ndarray, diff: np.ndarray, m: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """``photo`` plus ``diff`` (an aligned crop's float32 change, in 0-255 units) where ``m`` took the
+    crop from, under the same soft mask as :func:`paste_back`: the edit is upsampled, the photo's own
+    detail stays. Modifies and returns ``photo``."""
+    region = _face_region(photo.shape, m, diff.shape[0], mask)
+    if region is None:
+        return photo
+    (x0, y0, x1, y1), px, dsize, alpha = region
+    cv2 = cv2_module()
+    change = cv2.warpAffine(diff.astype(np.float32), px, dsize, flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    old = photo[y0:y1, x0:x1].astype(np.float32)
+    photo[y0:y1, x0:x1] = np.clip(np.rint(old + change * alpha), 0, 255).astype(np.uint8)
     return photo
 
 

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "eval": ("evaluate", "eval_command", "Measure editing accuracy, preservation and reconstruction."),
     "eval-style": ("eval_style", "eval_style_command", "Measure how a style model's codes control its attribute."),
     "report": ("report", "report_group", "Work with run reports (merge shard reports)."),
+    "cache": ("cache", "cache_group", "Show or clear the per-user engine cache."),
 }
 
 

@@ -36,6 +36,10 @@ _OPTIONS = [
                  help="Rows without a source: auto predicts it with --classifier or the checkpoint's "
                       "discriminator; recon infers it with the generator alone (the attributes whose "
                       "reconstruction is closest to the image), for G-only weights such as the published ones."),
+    click.option("--compose", type=click.Choice(["auto", "replace", "residual"]), default="auto", show_default=True,
+                 help="replace: the output is the generator's image; residual: the input plus what the edit "
+                      "changes (keeps the photo's own detail; needs a source); auto: residual with --align, "
+                      "else replace."),
     click.option("--grid", is_flag=True,
                  help="Also write <output stem>.grid.png per row: input, reconstruction and the edit(s), labelled."),
     click.option("--style-sweep", metavar="ATTR", default=None,
@@ -66,5 +70,6 @@ def photo_run_options(photo: dict[str, Any]):
              if photo.get("align") else None)
     if photo.get("source_from") == "recon" and photo.get("classifier"):
         raise click.UsageError("--source-from recon and --classifier both predict missing sources; give one")
-    return (align, {"grid": bool(photo.get("grid")), "style_sweep": photo.get("style_sweep")}, photo.get("classifier"),
+    return (align, {"grid": bool(photo.get("grid")), "style_sweep": photo.get("style_sweep"),
+                    "compose": photo.get("compose", "auto")}, photo.get("classifier"),
             photo.get("source_from", "auto"))

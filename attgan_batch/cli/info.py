@@ -33,8 +33,8 @@ def describe_checkpoint(checkpoint: str | Path | None, engines_dir: Path) -> dic
 
 @click.command("info")
 @checkpoint_option
-@click.option("--engines-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("engines"),
-              show_default=True, help="Where run looks for cached engines (for the backend line).")
+@click.option("--engines-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where run looks for cached engines (default: the per-user cache).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def info_command(checkpoint, engines_dir, as_json):
     """Describe a checkpoint: its attributes in model order (the order of every source and

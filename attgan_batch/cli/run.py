@@ -28,8 +28,10 @@ from ._scale import scale_options, scale_run_options
 @click.option("--engine", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="A built engine (.onnx or .plan) to use; refused when its sidecar does not match. An .onnx "
                    "file runs on ONNX Runtime, or on OpenVINO with --backend openvino.")
-@click.option("--engines-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("engines"),
-              show_default=True, help="Where auto looks for (and caches) exported engines.")
+@click.option("--engines-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where engines are looked for and cached. Default: the per-user cache "
+                   "($XDG_CACHE_HOME/attgan-batch/engines, else ~/.cache/attgan-batch/engines); "
+                   "`attgan-batch cache info` shows it.")
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True,
               help="Engine precision: fp32 is bit-stable; fp16 needs a GPU to be faster; bf16 runs with "
                    "OpenVINO on CPUs with bf16 units (or torch on CUDA).")

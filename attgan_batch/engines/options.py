@@ -16,7 +16,8 @@ class EngineOptions:
         precision: ``fp32`` (the default: bit-stable outputs), ``fp16`` or ``bf16``.
         batch_size: images per generator call (also the TensorRT profile's optimum).
         engine: an explicit ``.onnx`` or ``.plan`` file; refused when its sidecar does not match.
-        engines_dir: where engine artefacts are built and cached.
+        engines_dir: where engine artefacts are built and cached; None = the per-user cache
+            (``$XDG_CACHE_HOME/attgan-batch/engines``, :mod:`attgan_batch.engines.cache`).
         compile: run the torch backend through ``torch.compile``.
     """
 
@@ -25,5 +26,5 @@ class EngineOptions:
     precision: str = "fp32"
     batch_size: int = 16
     engine: Path | None = None
-    engines_dir: Path = Path("engines")
+    engines_dir: Path | None = None
     compile: bool = False

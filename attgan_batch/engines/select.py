@@ -14,8 +14,10 @@ from typing import Any, Callable
 
 from ..errors import EngineUnavailable
 from ..model import LoadedCheckpoint
-from .artifacts import DEFAULT_PROFILE, Artifact, checkpoint_source, ensure_onnx, find_plan, staleness_for
+from .artifacts import (DEFAULT_PROFILE, Artifact, checkpoint_dir, checkpoint_source, ensure_onnx, find_plan,
+                        staleness_for)
 from .base import Backend
+from .cache import build_lock, resolve_engines_dir
 from .export import PRECISIONS, ParityError
 from .options import EngineOptions
 from .sidecar import read_sidecar, rebuild_command
@@ -85,7 +87,8 @@ def _tensorrt(loaded: LoadedCheckpoint, o: EngineOptions, log: Log) -> Backend:
 def _export(loaded: LoadedCheckpoint, o: EngineOptions, log: Log) -> Artifact:
     """This checkpoint's ONNX file for the CPU engines, exported once and cached under ``engines_dir``."""
     try:
-        return ensure_onnx(loaded, o.engines_dir, precision=o.precision, log=log)
+        with build_lock(checkpoint_dir(o.engines_dir, loaded.sha256)):  # a second process waits, then reuses
+            return ensure_onnx(loaded, o.engines_dir, precision=o.precision, log=log)
     except OSError as exc:
         raise EngineUnavailable(f"cannot write the ONNX export under {o.engines_dir} ({exc}); pass a writable "
                                 "--engines-dir, or use --backend torch") from exc
@@ -240,7 +243,7 @@ def _auto(loaded: LoadedCheckpoint, o: EngineOptions, log: Log) -> Backend:
         return _torch(loaded, o, log)
 
 
-def predict_auto(loaded: LoadedCheckpoint, engines_dir: Path = Path("engines")) -> str:
+def predict_auto(loaded: LoadedCheckpoint, engines_dir: Path | None = None) -> str:
     """What ``run --backend auto`` would pick here, without building anything (for ``info``)."""
     import torch
 
@@ -252,6 +255,7 @@ def predict_auto(loaded: LoadedCheckpoint, engines_dir: Path = Path("engines")) 
         return "tensorrt if a fresh plan is in the engines folder (build-engine --target tensorrt), else torch on cuda"
     if not onnxruntime_available():
         return "torch on cpu (install the [onnx,openvino] extras for OpenVINO / ONNX Runtime)"
+    engines_dir = resolve_engines_dir(engines_dir)
     cached = cached_onnx(loaded, engines_dir, "fp32") is not None
     engine = "openvino" if openvino_available() else "onnxruntime"
     return f"{engine} on cpu, over " + (f"the cached export in {engines_dir}" if cached else
@@ -279,7 +283,7 @@ def select_backend(loaded: LoadedCheckpoint, options: EngineOptions | None = Non
     o = options or EngineOptions()
     if o.backend not in CHOICES:
         raise EngineUnavailable(f"unknown backend {o.backend!r}; choose one of {', '.join(CHOICES)}")
-    o = dataclasses.replace(o, engines_dir=Path(o.engines_dir))
+    o = dataclasses.replace(o, engines_dir=resolve_engines_dir(o.engines_dir))
     if o.compile and (o.backend in ("tensorrt", *CPU_ENGINES) or o.engine is not None):
         raise EngineUnavailable(f"--compile applies to the torch backend, not to --backend {o.backend}"
                                 + (" with --engine" if o.engine is not None else "") + "; drop one of them")

@@ -33,9 +33,10 @@ class LocalExecutor:
 
     def run(self, ctx: RunContext) -> None:
         o, editor, recorder = ctx.options, ctx.editor, ctx.recorder
-        planner = RowPlanner(editor, grid=o.output.grid, style_sweep=o.output.style_sweep)
+        residual = o.output.residual(o.photo.align is not None)
+        planner = RowPlanner(editor, grid=o.output.grid, style_sweep=o.output.style_sweep, residual=residual)
         writer = OutputWriter(ctx.out, editor, recorder, grid=o.output.writes_grid, align=o.photo.align,
-                              queue_size=4 * max(o.engine.batch_size, 8))
+                              residual=residual, queue_size=4 * max(o.engine.batch_size, 8))
         scheduler = Scheduler(editor, planner, batch_size=o.engine.batch_size, on_done=writer.put,
                               on_failed=recorder.fail)
         reader = ctx.reader()

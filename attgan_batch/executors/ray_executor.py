@@ -235,7 +235,9 @@ class EditWorker:
             self.editor.source_classifier = ClassifierSource.load(e.classifier, self.editor.attrs)
         self.options = options
         self.out = OutputDir(options.out_dir)
-        self.planner = RowPlanner(self.editor, grid=options.output.grid, style_sweep=options.output.style_sweep)
+        self.residual = options.output.residual(options.photo.align is not None)
+        self.planner = RowPlanner(self.editor, grid=options.output.grid, style_sweep=options.output.style_sweep,
+                                  residual=self.residual)
         self.worker = {"host": socket.gethostname(), "pid": os.getpid(), **self.editor.backend.describe(),
                        "notes": notes}  # why this engine (e.g. "auto: not using TensorRT: ...")
         self.announced = False
@@ -245,7 +247,8 @@ class EditWorker:
         collector = _Collector()
         summary = RunSummary("", str(o.out_dir))
         recorder = Recorder(collector, summary)
-        writer = OutputWriter(self.out, self.editor, recorder, grid=o.output.writes_grid, align=o.photo.align)
+        writer = OutputWriter(self.out, self.editor, recorder, grid=o.output.writes_grid, align=o.photo.align,
+                              residual=self.residual)
         scheduler = Scheduler(self.editor, self.planner, batch_size=o.engine.batch_size, on_done=writer.put,
                               on_failed=recorder.fail)
         try:

@@ -17,6 +17,7 @@ from PIL import Image
 from ..attributes import format_vector
 from ..data.images import to_uint8
 from ..render import STYLE_SWEEP_VALUES, grid_image, stack_vertically
+from ..residual import residual as residual_of
 from .rows import FaceWork, RowJob
 
 if TYPE_CHECKING:
@@ -42,8 +43,14 @@ def has_own_sheet(job: RowJob, grid: bool) -> bool:
     return grid and not all(len(f.plans) > 1 and not f.sweep for f in job.faces)
 
 
-def compose_row(job: RowJob, *, grid: bool, align: "AlignOptions | None") -> Composed:
-    """The row's output image (and, with ``grid``, its contact sheet)."""
+def composes_residual(job: RowJob, residual: bool) -> bool:
+    """Residual composition needs every face's reconstruction (a source); flip-each stays a strip."""
+    return residual and all(len(f.plans) == 1 and f.recon is not None for f in job.faces)
+
+
+def compose_row(job: RowJob, *, grid: bool, align: "AlignOptions | None", residual: bool = False) -> Composed:
+    """The row's output image (and, with ``grid``, its contact sheet); ``residual``: the input plus
+    what the edit changes (:mod:`attgan_batch.residual`)."""
     faces = job.faces
     sheet = None
     if has_own_sheet(job, grid):
@@ -57,7 +64,10 @@ def compose_row(job: RowJob, *, grid: bool, align: "AlignOptions | None") -> Com
     elif job.decoded.photo is not None:
         from ..align.photo import compose
 
-        image = compose(job.decoded.photo, [face.outputs[0] for face in faces], align)
+        recons = [face.outputs[1] for face in faces] if composes_residual(job, residual) else None
+        image = compose(job.decoded.photo, [face.outputs[0] for face in faces], align, recons)
+    elif composes_residual(job, residual):
+        image = Image.fromarray(to_uint8(residual_of(faces[0].x, faces[0].outputs[0], faces[0].outputs[1])))
     else:
         image = Image.fromarray(to_uint8(faces[0].outputs[0]))
     return Composed(image, sheet)
@@ -115,9 +125,12 @@ def edit_fields(job: RowJob, editor: "Editor") -> dict[str, Any]:
     return fields
 
 
-def photo_notes(job: RowJob, align: "AlignOptions | None", grid: bool) -> list[str]:
-    """Report notes: how many faces were aligned, where the grid went."""
+def photo_notes(job: RowJob, align: "AlignOptions | None", grid: bool, residual: bool = False) -> list[str]:
+    """Report notes: how many faces were aligned, where the grid went, how the output was composed."""
     notes = []
+    if residual:
+        notes.append("composed as a residual" if composes_residual(job, residual) else
+                     "not composed as a residual (needs a source, and flip-each stays a strip)")
     photo = job.decoded.photo
     if photo is not None:
         notes.append(f"aligned {len(photo.faces)} of {photo.found} face(s)"

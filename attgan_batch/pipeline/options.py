@@ -49,11 +49,19 @@ class OutputOptions:
         fmt: ``png`` or ``jpg``, for rows whose output name has no extension.
         grid: also write ``<output stem>.grid.png``: input, reconstruction, the edit(s).
         style_sweep: style models: add a line per style code of this attribute to the grid.
+        compose: ``replace`` (the output is the generator's image), ``residual`` (the input
+            plus what the edit changes: :mod:`attgan_batch.residual`), or ``auto`` (residual under
+            ``--align``, else replace).
     """
 
     fmt: str = "png"
     grid: bool = False
     style_sweep: str | None = None
+    compose: str = "auto"
+
+    def residual(self, aligned: bool) -> bool:
+        """Whether outputs are composed as residuals (``auto``: for aligned photos)."""
+        return self.compose == "residual" or (self.compose == "auto" and aligned)
 
     @property
     def writes_grid(self) -> bool:

@@ -49,11 +49,12 @@ def row_fingerprint(row: ManifestRow, run_parts: dict[str, str]) -> dict[str, st
 
 
 def run_fingerprint(*, checkpoint_sha256: str, engine: str, precision: str, conflicts: str, rules: str,
-                    crop: str, align: Any, grid: bool, style_sweep: str | None, classifier: str) -> dict[str, str]:
-    """The run-wide part of every row's fingerprint."""
+                    crop: str, align: Any, grid: bool, style_sweep: str | None, classifier: str,
+                    compose: str = "replace") -> dict[str, str]:
+    """The run-wide part of every row's fingerprint (``compose``: replace or residual, as resolved)."""
     return {"checkpoint": checkpoint_sha256, "engine": engine, "precision": precision, "conflicts": conflicts,
             "rules": rules, "crop": crop, "align": _digest(align.__dict__ if align is not None else None),
-            "grid": _digest([grid, style_sweep]), "classifier": classifier}
+            "grid": _digest([grid, style_sweep]), "classifier": classifier, "compose": compose}
 
 
 @dataclass(frozen=True)

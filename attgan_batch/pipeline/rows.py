@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -32,6 +33,7 @@ class Decoded:
 
     x: torch.Tensor                      # (3, size, size) in [-1, 1]; the first face under --align
     photo: "AlignedPhoto | None" = None
+    seconds: float = 0.0                 # what decoding (and aligning) took
 
     @property
     def crops(self) -> list[torch.Tensor]:
@@ -43,12 +45,14 @@ def decode(row: ManifestRow, img_size: int, crop: str, max_pixels: int,
     """Decode and preprocess a row's image (under ``--align``: detect and align its faces).
 
     Raises RowError saying what is wrong with the file. Runs in the decode threads."""
+    started = time.perf_counter()
     if align is not None:
         from ..align.photo import decode_aligned
 
         photo = decode_aligned(row.image, img_size, align, max_pixels)
-        return Decoded(photo.x, photo)
-    return Decoded(preprocess(load_rgb(row.image, max_pixels), img_size, crop))
+        return Decoded(photo.x, photo, time.perf_counter() - started)
+    x = preprocess(load_rgb(row.image, max_pixels), img_size, crop)
+    return Decoded(x, None, time.perf_counter() - started)
 
 
 def plan_edits(editor: "Editor", row: ManifestRow, source: Sequence[int] | None) -> list[EditPlan]:
@@ -90,6 +94,7 @@ class RowJob:
     failed: bool = False
     fingerprint: dict[str, str] = field(default_factory=dict)  # pipeline.resume, for the record
     note: str = ""                                             # e.g. why an earlier result was redone
+    work_seconds: float = 0.0  # the row's own work (decode, its share of batches, writing), not queueing
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -104,12 +109,14 @@ class RowJob:
         """(input, plan) per generator image, in output order."""
         return [(face.x, plan) for face in self.faces for plan in face.all_plans()]
 
-    def finish(self, k: int, output: torch.Tensor) -> bool:
-        """Store output ``k``; True once all are in (a row's images may finish on two threads)."""
+    def finish(self, k: int, output: torch.Tensor, seconds: float = 0.0) -> bool:
+        """Store output ``k`` (``seconds``: its share of the batch); True once all are in (a row's
+        images may finish on two threads)."""
         with self._lock:
             if self.failed:
                 return False
             self.outputs[k] = output
+            self.work_seconds += seconds
             self.remaining -= 1
             done = self.remaining == 0
         if done:  # hand the outputs to their faces, in the order work() gave them
@@ -140,8 +147,10 @@ class RowPlanner:
         style_sweep: add a plan per style code value of this attribute (``--style-sweep``).
     """
 
-    def __init__(self, editor: "Editor", *, grid: bool = False, style_sweep: str | None = None):
+    def __init__(self, editor: "Editor", *, grid: bool = False, style_sweep: str | None = None,
+                 residual: bool = False):
         self.editor, self.grid, self.sweep = editor, grid or bool(style_sweep), style_sweep
+        self.residual = residual  # --compose residual needs each face's reconstruction
         if style_sweep:
             from ..errors import AttGANBatchError
 
@@ -153,7 +162,10 @@ class RowPlanner:
 
     def plan(self, row: ManifestRow, decoded: Decoded, started: float, **job: Any) -> RowJob:
         """The row's job; RowError when its edit columns do not make sense for this model."""
-        return RowJob(row, decoded, [self._face(row, x) for x in decoded.crops], started, **job)
+        t0 = time.perf_counter()
+        result = RowJob(row, decoded, [self._face(row, x) for x in decoded.crops], started, **job)
+        result.work_seconds = decoded.seconds + time.perf_counter() - t0
+        return result
 
     def _face(self, row: ManifestRow, x: torch.Tensor) -> FaceWork:
         editor, source, predicted = self.editor, row.source, ""
@@ -164,7 +176,7 @@ class RowPlanner:
                                  zip(editor.attrs, prediction.labels, prediction.confidences))
         plans = plan_edits(editor, row, source)
         recon = None
-        if self.grid and len(plans) == 1 and source is not None:
+        if (self.grid or self.residual) and len(plans) == 1 and source is not None:
             recon = dataclasses.replace(editor.plans(edit=None, source=source)[0], label="recon")
         sweep = self._sweep_plans(plans, source) if self.sweep else []
         return FaceWork(x, plans, recon, sweep, predicted)

@@ -134,7 +134,8 @@ def _run_locked(manifest, options, executor, editor, out, summary, stop, started
         checkpoint_sha256=ck.sha256, engine=str(summary.backend.get("backend", editor.backend.name)),
         precision=options.engine.precision, conflicts=options.edit.conflicts, rules=options.edit.rules,
         crop=options.edit.crop, align=options.photo.align, grid=options.output.grid,
-        style_sweep=options.output.style_sweep, classifier=classifier)
+        style_sweep=options.output.style_sweep, classifier=classifier,
+        compose="residual" if options.output.residual(options.photo.align is not None) else "replace")
     ctx = RunContext(manifest, options, editor, out, recorder, index, fingerprint, stop)
     if on_start:
         on_start()

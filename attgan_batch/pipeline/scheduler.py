@@ -136,6 +136,7 @@ class Scheduler:
             self.inference = None
 
     def _generate(self, part: list[Slot], x: torch.Tensor, a: torch.Tensor, style: torch.Tensor | None) -> None:
+        t0 = time.perf_counter()
         try:
             y = self.editor.generate(x, a, style)
         except Exception as exc:  # the engine failed on this batch: fail its rows, go on
@@ -143,6 +144,7 @@ class Scheduler:
                 if job.fail():
                     self.on_failed(job.row, job.started, f"generator failed on this batch: {type(exc).__name__}: {exc}")
             return
+        share = (time.perf_counter() - t0) / max(len(part), 1)
         for slot, out in zip(part, y):
-            if slot.job.finish(slot.k, out):
+            if slot.job.finish(slot.k, out, share):
                 self.on_done(slot.job)

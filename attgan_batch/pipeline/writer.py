@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import IO, TYPE_CHECKING
 
 from PIL import Image
@@ -42,13 +43,15 @@ class OutputWriter:
         recorder: receives each row's record.
         grid: also write ``<output stem>.grid.png``.
         align: ``--align`` settings (None: plain images).
+        residual: compose outputs as residuals (``--compose``).
         thumbnails: make report.html's thumbnails (not for shard or Ray-actor runs' pages).
     """
 
     def __init__(self, out: OutputDir, editor: "Editor", recorder: Recorder, *, grid: bool = False,
-                 align: "AlignOptions | None" = None, thumbnails: bool = True, queue_size: int = 64):
+                 align: "AlignOptions | None" = None, residual: bool = False, thumbnails: bool = True,
+                 queue_size: int = 64):
         self.out, self.editor, self.recorder = out, editor, recorder
-        self.grid, self.align, self.thumbnails = grid, align, thumbnails
+        self.grid, self.align, self.residual, self.thumbnails = grid, align, residual, thumbnails
         self.queue: queue.Queue[RowJob | None] = queue.Queue(maxsize=queue_size)
         self.thread = threading.Thread(target=self._loop, name="attgan-writer", daemon=True)
         self.thread.start()
@@ -77,8 +80,9 @@ class OutputWriter:
         """Compose, save and record one row (on the writer thread)."""
         row = job.row
         files = [row.output]
+        t0 = time.perf_counter()
         try:
-            composed = compose_row(job, grid=self.grid, align=self.align)
+            composed = compose_row(job, grid=self.grid, align=self.align, residual=self.residual)
             if composed.grid is not None:
                 files.append(grid_name(row.output))
                 with self.out.open_atomic(files[1]) as fh:
@@ -91,10 +95,15 @@ class OutputWriter:
             return
         if self.thumbnails:
             photo = job.decoded.photo
-            write_thumbnails(self.out, row.id, photo.photo if photo is not None else job.decoded.x, composed.image)
-        notes = photo_notes(job, self.align, self.grid)
+            extra = {"grid": composed.grid} if composed.grid is not None else {}
+            if photo is not None:  # the whole-photo thumbnail is too small to see a face change
+                extra |= {"face-in": job.faces[0].x, "face-out": job.faces[0].outputs[0]}
+            write_thumbnails(self.out, row.id, photo.photo if photo is not None else job.decoded.x, composed.image,
+                             extra)
+        notes = photo_notes(job, self.align, self.grid, self.residual)
         if job.note:
             notes.insert(0, job.note)
         record = record_for(row, job.started, status="ok", **edit_fields(job, self.editor),
-                            note="; ".join(notes), fingerprint=job.fingerprint, files=files)
+                            note="; ".join(notes), fingerprint=job.fingerprint, files=files,
+                            seconds=round(job.work_seconds + time.perf_counter() - t0, 4))
         self.recorder.add(record, images=job.n_images)

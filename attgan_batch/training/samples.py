@@ -2,16 +2,17 @@
 
 One row per fixed validation image: input, reconstruction, then each attribute flipped (conflict
 rules applied, the edited attribute at ``±test_int``), so progress on every attribute is visible.
+Each column is captioned (``input``, ``recon``, the attribute), like ``run --grid``'s sheets.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-from torchvision.utils import save_image
 
 from ..atomic import atomic_open
 from ..attributes import apply_conflicts
+from ..render import grid_image, stack_vertically
 from .targets import scale
 
 
@@ -40,7 +41,9 @@ def save_grid(generator: torch.nn.Module, images: torch.Tensor, att_a: torch.Ten
         columns = [images] + [generator(images, b).float() for b in sample_vectors(att_a, attrs, thres_int, test_int)]
     finally:
         generator.train(was_training)
-    grid = torch.cat(columns, dim=3)
+    labels = ["recon", *attrs]
+    sheet = stack_vertically([grid_image(images[k].cpu(), torch.stack([c[k].cpu() for c in columns[1:]]), labels)
+                              for k in range(images.shape[0])])
     with atomic_open(path, "wb", fsync=False) as fh:  # a lost sample costs nothing; a torn one misleads
-        save_image(grid.cpu(), fh, nrow=1, normalize=True, value_range=(-1.0, 1.0), format="png")
+        sheet.save(fh, format="PNG")
     return path
