@@ -186,3 +186,16 @@ def test_written_model_passes_onnx_checker_and_streams_the_same_bytes(graph, tmp
     onnx.checker.check_model(proto, full_check=True)
     written.write(tmp_path / "g.onnx")
     assert onnx.load(str(tmp_path / "g.onnx")) == proto
+
+
+def test_layer_limits_choose_which_layers_take_the_gemm_forms(tiny_checkpoint):
+    """benchmarks/graph_forms.py compares layer choices through these limits."""
+    generator = load_checkpoint(tiny_checkpoint).generator  # 32 px, 3 + 3 layers: sides 16, 8, 4
+
+    def ops(**limits):
+        model = onnx_writer.build_model(generator, img_size=32, n_attrs=13, layer_limits=limits).model
+        return [node.op_type for node in model.graph.node]
+
+    assert "MatMul" not in ops(max_conv_side=0, max_deconv_side=0)
+    assert ops(max_conv_side=4, max_deconv_side=0).count("MatMul") == 1
+    assert ops(max_conv_side=0, max_deconv_side=8).count("MatMul") == 2 * (1 + 36 + 1)

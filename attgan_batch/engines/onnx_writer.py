@@ -211,10 +211,12 @@ def check_supported(generator: nn.Module) -> None:
 
 
 def build_model(generator: nn.Module, *, img_size: int, n_attrs: int, precision: str = "fp32", graph: str = "cpu",
-                opset: int = 18) -> "WrittenGraph":
+                opset: int = 18, layer_limits: dict[str, int] | None = None) -> "WrittenGraph":
     """The generator's ONNX graph (inputs image, attributes[, style]; output edited), weights kept as arrays.
 
-    ``precision="fp16"``: fp16 weights and compute, fp32 inputs and outputs through Cast nodes."""
+    ``precision="fp16"``: fp16 weights and compute, fp32 inputs and outputs through Cast nodes.
+    ``layer_limits``: other ``max_conv_side`` / ``max_deconv_side`` for the "cpu" form's layer choice
+    (gemm_layers.small_spatial_layers), only so that `benchmarks/graph_forms.py` can compare them."""
     from onnx import TensorProto, helper
 
     from .graph_io import INPUT_NAMES, OUTPUT_NAME, STYLE_INPUT
@@ -234,7 +236,8 @@ def build_model(generator: nn.Module, *, img_size: int, n_attrs: int, precision:
         return g.op("Cast", [name], to=onnx_type) if precision == "fp16" else name
 
     n_enc, n_dec = len(generator.enc_layers), len(generator.dec_layers)
-    gemm_convs, winograd_deconvs = small_spatial_layers(img_size, n_enc, n_dec) if graph == "cpu" else (set(), set())
+    gemm_convs, winograd_deconvs = (small_spatial_layers(img_size, n_enc, n_dec, **(layer_limits or {}))
+                                    if graph == "cpu" else (set(), set()))
     x, side, zs = cast_in(INPUT_NAMES[0]), img_size, []
     for i, block in enumerate(generator.enc_layers):
         weight, scale, bias, norm, act = _folded(block, transposed=False)
@@ -338,7 +341,7 @@ def _key(field_number: int, length: int) -> bytes:
 
 
 def write_onnx(generator: nn.Module, path: str | Path, *, img_size: int, n_attrs: int, precision: str = "fp32",
-               graph: str = "cpu", opset: int = 18) -> None:
+               graph: str = "cpu", opset: int = 18, layer_limits: dict[str, int] | None = None) -> None:
     """Write the generator's graph to ``path`` (the caller makes it atomic and checks its parity)."""
-    build_model(generator, img_size=img_size, n_attrs=n_attrs, precision=precision, graph=graph,
-                       opset=opset).write(path)
+    build_model(generator, img_size=img_size, n_attrs=n_attrs, precision=precision, graph=graph, opset=opset,
+                layer_limits=layer_limits).write(path)
