@@ -18,7 +18,6 @@ calling ``infer`` with a batch each); ONNX Runtime with one call per batch. Roun
 from __future__ import annotations
 
 import argparse
-import functools
 import statistics
 import sys
 import tempfile
@@ -31,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import interleaved_times  # noqa: E402
 
 from attgan_batch.engines import export  # noqa: E402
-from attgan_batch.engines.gemm_layers import with_gemm_layers  # noqa: E402
 from attgan_batch.engines.onnx_backend import OnnxRuntimeBackend  # noqa: E402
+from attgan_batch.engines.onnx_writer import write_onnx  # noqa: E402
 from attgan_batch.engines.openvino_backend import OpenVinoBackend, openvino_available  # noqa: E402
 from attgan_batch.model import Generator  # noqa: E402
 
@@ -40,13 +39,14 @@ FORMS = {"plain": (0, 0), "gemm-convs": (4, 0), "current": (4, 8), "winograd-16"
 
 
 def export_form(generator: Generator, path: Path, conv_side: int, deconv_side: int) -> float:
-    """Export with other layer limits; returns the parity check's max abs diff."""
-    real = export.with_gemm_layers
-    export.with_gemm_layers = functools.partial(with_gemm_layers, max_conv_side=conv_side, max_deconv_side=deconv_side)
-    try:
-        return export.export_onnx(generator, path, img_size=128, n_attrs=13).parity.max_abs_diff
-    finally:
-        export.with_gemm_layers = real
+    """Write the graph as `build-engine` does (engines.onnx_writer) with other layer limits; returns the
+    parity check's max abs diff."""
+    write_onnx(generator, path, img_size=128, n_attrs=13,
+               layer_limits={"max_conv_side": conv_side, "max_deconv_side": deconv_side})
+    parity = export.check_parity(path, generator, img_size=128, n_attrs=13, precision="fp32")
+    if not parity.passed:
+        raise SystemExit(f"{path.name}: the written graph disagrees with PyTorch ({parity})")
+    return parity.max_abs_diff
 
 
 def all_lanes(backend, images: torch.Tensor, attrs: torch.Tensor):

@@ -64,7 +64,7 @@ def test_fp32_export_matches_reference_outputs(reference_onnx, reference_forward
     assert sorted(p.name for p in art.path.parent.iterdir()) == [art.path.name, sidecar_path(art.path).name]
 
     meta = read_sidecar(art.path)
-    assert meta["exporter"] == "dynamo" and meta["parity"]["status"] == "passed"
+    assert meta["exporter"] == "direct" and meta["parity"]["status"] == "passed"
     assert meta["parity"]["max_abs_diff"] <= 1e-4
 
     x, a, y = all_cases(reference_forward)
@@ -97,7 +97,7 @@ def test_legacy_exporter_is_the_fallback(monkeypatch, tiny_checkpoint, tmp_path)
 
     monkeypatch.setattr(export, "_export_dynamo", broken)
     loaded = load_checkpoint(tiny_checkpoint)
-    result = export_onnx(loaded.generator, tmp_path / "g.onnx", img_size=32, n_attrs=13)
+    result = export_onnx(loaded.generator, tmp_path / "g.onnx", img_size=32, n_attrs=13, exporters=("dynamo", "legacy"))
     assert result.exporter == "legacy" and result.parity.passed
     assert "dynamo exporter failed: RuntimeError: dynamo exporter crashed" in result.notes[0]
     x, a = export.parity_inputs(32, 13, batch=5)

@@ -226,16 +226,17 @@ def test_parity_reference_is_the_plain_model(monkeypatch, tiny_export):
     """The GEMM forms are checked against the untouched PyTorch layers, never against themselves."""
     _, loaded, _ = tiny_export
     seen = []
-    real = export.export_model
+    real = export.reference_outputs
 
-    def spy(generator, precision, img_size=None):
-        seen.append(img_size)
-        return real(generator, precision, img_size)
+    def spy(generator, inputs):
+        seen.append(generator)
+        return real(generator, inputs)
 
-    monkeypatch.setattr(export, "export_model", spy)
+    monkeypatch.setattr(export, "reference_outputs", spy)
     onnx_file = onnx_path(tiny_export[2], loaded.sha256, "fp32")
     parity = export.check_parity(onnx_file, loaded.generator, img_size=32, n_attrs=13, precision="fp32")
-    assert parity.passed and seen == [None]
+    assert parity.passed and seen == [loaded.generator]
+    assert not any(isinstance(m, (ConvAsGemm, ConvTransposeWinograd)) for m in loaded.generator.modules())
     broken = with_gemm_layers(loaded.generator, 32)
     broken.dec_layers[0].layers[0].weight.mul_(1.01)  # a wrong GEMM form must fail the check
     assert (broken(*export.parity_inputs(32, 13)) - loaded.generator(*export.parity_inputs(32, 13))).abs().max() > 1e-4

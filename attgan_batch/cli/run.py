@@ -32,8 +32,9 @@ from ._scale import scale_options, scale_run_options
               help="Where engines are looked for and cached. Default: the per-user cache "
                    "($XDG_CACHE_HOME/attgan-batch/engines, else ~/.cache/attgan-batch/engines); "
                    "`attgan-batch cache info` shows it.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
-              help="Engine precision (fp16 needs a GPU to be faster).")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True,
+              help="Engine precision: fp32 is bit-stable; fp16 needs a GPU to be faster; bf16 runs with "
+                   "OpenVINO on CPUs with bf16 units (or torch on CUDA).")
 @click.option("--compile", "compile_", is_flag=True,
               help="Run the torch backend through torch.compile (~20 s to compile, needs a C++ compiler); "
                    "with --backend auto it replaces OpenVINO/ONNX Runtime on the CPU and eager torch on a GPU "

@@ -18,7 +18,6 @@ from typing import Iterator
 import numpy as np
 import torch
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
-from torchvision.transforms import functional as TF
 
 from ..atomic import atomic_open
 from ..errors import RowError
@@ -167,7 +166,8 @@ def preprocess(img: Image.Image, img_size: int, crop: str = "auto") -> torch.Ten
     if box is not None and box != (0, 0, *img.size):
         img = img.crop(box)
     if img.size != (img_size, img_size):
-        img = TF.resize(img, [img_size, img_size], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+        # what torchvision's TF.resize(BILINEAR) does with a PIL image, without importing torchvision
+        img = img.resize((img_size, img_size), Image.Resampling.BILINEAR)
     arr = np.asarray(img, dtype=np.uint8)
     return torch.from_numpy(_LEVELS[np.ascontiguousarray(arr.transpose(2, 0, 1))])
 

@@ -2,7 +2,8 @@
 
 Layout (keyed by checkpoint sha256, so two checkpoints never share an artefact)::
 
-    engines/<sha256[:16]>/generator-fp32.onnx (+ .onnx.json)
+    engines/<sha256[:16]>/generator-fp32.onnx (+ .onnx.json)         the CPU graph form (OpenVINO, ONNX Runtime)
+    engines/<sha256[:16]>/generator-fp16-plain.onnx (+ .onnx.json)   the plain form TensorRT plans are built from
     engines/<sha256[:16]>/generator-fp16-b1-8-32-trt11.4.0-nvidia-h100-sm90.plan (+ .plan.json)
     engines/timing-cache/trt11.4.0-nvidia-h100-sm90.cache
 """
@@ -15,7 +16,7 @@ from typing import Any, Callable
 from ..model import LoadedCheckpoint
 from .export import PARITY_BATCH, ParityError, export_onnx
 from .gemm_layers import GRAPH_FORM
-from .sidecar import build_meta, check_staleness, format_profile, read_sidecar, sha256_file, write_sidecar
+from .sidecar import build_meta, check_staleness, format_profile, read_sidecar, write_sidecar
 from .tensorrt_env import GpuInfo
 
 DEFAULT_PROFILE = (1, 8, 32)
@@ -39,8 +40,15 @@ def checkpoint_dir(engines_dir: str | Path, checkpoint_sha256: str) -> Path:
     return Path(engines_dir) / checkpoint_sha256[:16]
 
 
-def onnx_path(engines_dir: str | Path, checkpoint_sha256: str, precision: str) -> Path:
-    return checkpoint_dir(engines_dir, checkpoint_sha256) / f"generator-{precision}.onnx"
+def onnx_path(engines_dir: str | Path, checkpoint_sha256: str, precision: str, graph: str = "cpu") -> Path:
+    """``graph``: "cpu" (GEMM / Winograd forms, for OpenVINO and ONNX Runtime) or "plain" (for TensorRT)."""
+    suffix = "" if graph == "cpu" else f"-{graph}"
+    return checkpoint_dir(engines_dir, checkpoint_sha256) / f"generator-{precision}{suffix}.onnx"
+
+
+def graph_form(graph: str) -> str:
+    """What an ONNX sidecar records as its ``graph``: the CPU form's version, or "plain"."""
+    return GRAPH_FORM if graph == "cpu" else graph
 
 
 def plan_path(engines_dir: str | Path, checkpoint_sha256: str, precision: str, profile: tuple[int, int, int],
@@ -64,38 +72,41 @@ def _usable(meta: dict[str, Any] | None) -> bool:
     return bool(meta) and (meta.get("parity") or {}).get("status") != "failed"
 
 
-def cached_onnx(loaded: LoadedCheckpoint, engines_dir: str | Path, precision: str) -> Artifact | None:
-    path = onnx_path(engines_dir, loaded.sha256, precision)
+def cached_onnx(loaded: LoadedCheckpoint, engines_dir: str | Path, precision: str,
+                graph: str = "cpu") -> Artifact | None:
+    path = onnx_path(engines_dir, loaded.sha256, precision, graph)
     if not path.is_file():
         return None
     meta = read_sidecar(path)
-    report = staleness_for(loaded, path, meta, precision=precision, engines_dir=engines_dir, graph=GRAPH_FORM)
+    report = staleness_for(loaded, path, meta, precision=precision, engines_dir=engines_dir, graph=graph_form(graph))
     if report.stale or not _usable(meta):
         return None
     return Artifact(path, meta or {}, built=False)
 
 
 def ensure_onnx(loaded: LoadedCheckpoint, engines_dir: str | Path, *, precision: str = "fp32",
-                profile: tuple[int, int, int] = DEFAULT_PROFILE, force: bool = False, log: Log = print) -> Artifact:
-    """The cached export for this checkpoint and precision, or a new one (exported once, parity-checked)."""
-    if not force and (cached := cached_onnx(loaded, engines_dir, precision)) is not None:
+                profile: tuple[int, int, int] = DEFAULT_PROFILE, force: bool = False, log: Log = print,
+                graph: str = "cpu") -> Artifact:
+    """The cached export for this checkpoint, precision and graph form, or a new one (exported once, parity-checked)."""
+    if not force and (cached := cached_onnx(loaded, engines_dir, precision, graph)) is not None:
         return cached
-    path = onnx_path(engines_dir, loaded.sha256, precision)
+    path = onnx_path(engines_dir, loaded.sha256, precision, graph)
     if path.is_file() and not force:
         report = staleness_for(loaded, path, read_sidecar(path), precision=precision, engines_dir=engines_dir,
-                               graph=GRAPH_FORM)
+                               graph=graph_form(graph))
         log(f"{path} is stale ({report.reasons() or 'its parity check failed'}); exporting again")
     s = loaded.settings
-    log(f"exporting the generator to ONNX ({precision}, opset 18) -> {path}")
-    result = export_onnx(loaded.generator, path, img_size=s.img_size, n_attrs=s.n_attrs, precision=precision, log=log)
-    sha = sha256_file(path)
+    log(f"exporting the generator to ONNX ({precision}, {graph} graph, opset 18) -> {path}")
+    result = export_onnx(loaded.generator, path, img_size=s.img_size, n_attrs=s.n_attrs, precision=precision,
+                         graph=graph, log=log)
     meta = build_meta(
         target="onnx", artifact=path, checkpoint_sha256=loaded.sha256, checkpoint_path=checkpoint_source(loaded),
         precision=precision, opset=result.opset, image_size=s.img_size, n_attrs=s.n_attrs, profile=profile,
-        parity=result.parity.to_dict(), onnx_sha256=sha, exporter=result.exporter,
+        parity=result.parity.to_dict(), onnx_sha256="", exporter=result.exporter,
         extra={"export_seconds": round(result.seconds, 2), "notes": result.notes, "n_style": s.n_style,
-               "graph": GRAPH_FORM},
+               "graph": graph_form(graph)},
     )
+    meta["onnx_sha256"] = meta["artifact_sha256"]  # the same file: hashed once by build_meta (~300 MB)
     write_sidecar(path, meta)
     return Artifact(path, meta, built=True, seconds=result.seconds)
 
@@ -132,7 +143,8 @@ def ensure_plan(loaded: LoadedCheckpoint, engines_dir: str | Path, *, precision:
                                tensorrt_version=version, gpu=gpu)
         if not report.stale and _usable(meta):
             return Artifact(path, meta or {}, built=False)
-    onnx = ensure_onnx(loaded, engines_dir, precision=precision, profile=profile, log=log)
+    # the plain graph: TensorRT picks its own convolution tactics, and Winograd in fp16 adds error
+    onnx = ensure_onnx(loaded, engines_dir, precision=precision, profile=profile, log=log, graph="plain")
     s = loaded.settings
     build = build_plan(onnx.path, path, profile=profile, image_size=s.img_size, n_attrs=s.n_attrs,
                        precision=precision, engines_dir=engines_dir, workspace_gib=workspace_gib,

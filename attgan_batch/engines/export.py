@@ -3,9 +3,18 @@
 Why ONNX: OpenVINO and ONNX Runtime run it 1.3-4x faster than eager PyTorch on CPU, and TensorRT builds its
 plans from it. Why the precision lives in the graph: TensorRT 11 networks are strongly typed, so
 "fp16" means fp16 weights and compute with fp32 inputs/outputs through Cast nodes, and that is
-what this module writes. Why the parity check: the dynamo exporter has had numerical bugs on
-convnets, so every export is compared with PyTorch on fixed inputs, and the legacy exporter is
-tried when dynamo fails or disagrees.
+what this module writes.
+
+Who writes the graph: :mod:`.onnx_writer`, straight from the generator's layers (well under a
+second, against 25-35 s for torch's dynamo exporter at default width). When it cannot translate a
+generator, or its graph disagrees with PyTorch, torch's dynamo exporter and then its legacy
+TorchScript exporter are tried; the sidecar's notes say why. Why the parity check: a hand-written
+graph, like the dynamo exporter (which has had numerical bugs on convnets), must prove itself, so
+every export is compared with the untouched PyTorch model on fixed inputs.
+
+``graph``: "cpu" writes the small-spatial layers in the exact GEMM / Winograd forms that CPU engines
+run faster (engines.gemm_layers); "plain" keeps every layer a Conv / ConvTranspose node, for
+TensorRT, which picks its own convolution tactics.
 """
 from __future__ import annotations
 
@@ -26,11 +35,14 @@ from ..atomic import temp_beside
 from ..errors import EngineUnavailable
 from .gemm_layers import with_gemm_layers
 from .graph_io import INPUT_NAMES, OUTPUT_NAME, STYLE_INPUT  # noqa: F401 - re-exported
+from .onnx_writer import GRAPHS, WriterUnsupported, write_onnx
 
 OPSET = 18
 PRECISIONS = ("fp32", "fp16")
-# max |ONNX - PyTorch fp32| on [-1, 1] outputs; one 8-bit level is 2/255 ~ 7.8e-3
-TOLERANCE = {"fp32": 1e-4, "fp16": 5e-3}
+# max |engine - PyTorch fp32| on [-1, 1] outputs; one 8-bit level is 2/255 ~ 7.8e-3. bf16 (OpenVINO's
+# bf16 inference over an fp32 graph, never a graph precision): 8.8e-3 measured on the demo model
+TOLERANCE = {"fp32": 1e-4, "fp16": 5e-3, "bf16": 2e-2}
+EXPORTERS = ("direct", "dynamo", "legacy")  # tried in this order
 PARITY_BATCH = 3  # differs from the export example batch (2), so the dynamic axis is exercised too
 
 
@@ -62,10 +74,11 @@ class ExportResult:
     path: Path
     precision: str
     opset: int
-    exporter: str  # "dynamo" | "legacy"
+    exporter: str  # "direct" (engines.onnx_writer) | "dynamo" | "legacy"
     parity: Parity
     seconds: float
     notes: list[str] = field(default_factory=list)
+    graph: str = "cpu"  # "cpu" (GEMM / Winograd forms) | "plain"
 
 
 class HalfPrecision(nn.Module):
@@ -99,7 +112,7 @@ def export_model(generator: nn.Module, precision: str, img_size: int | None = No
     """A CPU, contiguous, eval-mode copy in the requested precision (the caller's model is untouched).
 
     With ``img_size``, the small-spatial layers take their exact GEMM forms (engines.gemm_layers):
-    that is the graph every export writes. Without it, the plain model (the parity reference)."""
+    the "cpu" graph. Without it, the plain model (the parity reference, and the "plain" graph)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     model = copy.deepcopy(generator).cpu().float().eval().requires_grad_(False)
@@ -133,6 +146,27 @@ def _export_legacy(model: nn.Module, example: tuple[torch.Tensor, ...], path: Pa
         )
 
 
+def _is_plain_cpu_fp32(generator: nn.Module) -> bool:
+    """True when ``generator`` can serve as the fp32 reference as it is (no copy of its 43M weights)."""
+    tensors = [*generator.parameters(), *generator.buffers()]
+    return not generator.training and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors
+                                          if t.is_floating_point())
+
+
+def reference_outputs(generator: nn.Module, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """The untouched PyTorch model's fp32 outputs on ``inputs``: what every engine is compared with."""
+    model = generator if _is_plain_cpu_fp32(generator) else export_model(generator, "fp32")
+    with torch.inference_mode():
+        return model(*inputs)
+
+
+def compare(got: torch.Tensor, expected: torch.Tensor, tolerance: float, reference: str, batch: int) -> Parity:
+    diff = float((got - expected).abs().max())
+    if not diff <= tolerance:  # also catches NaN
+        return Parity("failed", diff, tolerance, reference, batch)
+    return Parity("passed", diff, tolerance, reference, batch)
+
+
 def check_parity(onnx_path: Path, generator: nn.Module, *, img_size: int, n_attrs: int, precision: str,
                  batch: int = PARITY_BATCH, n_style: int = 0) -> Parity:
     """Max |ONNX Runtime - PyTorch fp32| on fixed inputs; 'skipped' when onnxruntime is missing."""
@@ -144,34 +178,52 @@ def check_parity(onnx_path: Path, generator: nn.Module, *, img_size: int, n_attr
         return Parity("skipped", None, tolerance, reference, batch,
                       "onnxruntime is not installed (pip install 'attgan-batch[onnx]')")
     inputs = parity_inputs(img_size, n_attrs, batch, n_style=n_style)
-    with torch.inference_mode():
-        expected = export_model(generator, "fp32")(*inputs)
-    got = run_onnx(onnx_path, *inputs)
-    diff = float((got - expected).abs().max())
-    if not diff <= tolerance:  # also catches NaN
-        return Parity("failed", diff, tolerance, reference, batch)
-    return Parity("passed", diff, tolerance, reference, batch)
+    expected = reference_outputs(generator, inputs)
+    return compare(run_onnx(onnx_path, *inputs), expected, tolerance, reference, batch)
+
+
+def _write_direct(generator: nn.Module, precision: str, img_size: int, n_attrs: int, graph: str, opset: int):
+    def run(_model: nn.Module, _example: tuple[torch.Tensor, ...], path: Path, _opset: int) -> None:
+        write_onnx(generator, path, img_size=img_size, n_attrs=n_attrs, precision=precision, graph=graph, opset=opset)
+    return run
 
 
 def export_onnx(generator: nn.Module, path: str | Path, *, img_size: int, n_attrs: int, precision: str = "fp32",
-                opset: int = OPSET, log: Callable[[str], Any] | None = None) -> ExportResult:
-    n_style = getattr(generator, "n_style", 0)
+                opset: int = OPSET, graph: str = "cpu", log: Callable[[str], Any] | None = None,
+                exporters: tuple[str, ...] = EXPORTERS) -> ExportResult:
     """Write ``path`` (atomically) after the parity check passes; raise ParityError otherwise.
 
-    Dynamo first; the legacy TorchScript exporter when dynamo raises or its graph disagrees.
+    The direct writer first; torch's dynamo exporter when the writer cannot translate the generator or
+    its graph disagrees; the legacy TorchScript exporter when dynamo raises or disagrees too.
+    ``exporters`` narrows that list (benchmarks and tests compare them).
     """
+    if graph not in GRAPHS:
+        raise ValueError(f"graph must be one of {GRAPHS}, got {graph!r}")
+    unknown = [name for name in exporters if name not in EXPORTERS]
+    if unknown or not exporters:
+        raise ValueError(f"exporters must be a non-empty subset of {EXPORTERS}, got {exporters!r}")
+    n_style = getattr(generator, "n_style", 0)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = export_model(generator, precision, img_size)
-    example = parity_inputs(img_size, n_attrs, batch=2, seed=1, n_style=n_style)
     tmp = temp_beside(path)
     notes: list[str] = []
     start = time.perf_counter()
     parity: Parity | None = None
+    torch_model: nn.Module | None = None
+    example: tuple[torch.Tensor, ...] = ()
+    runs = {"direct": _write_direct(generator, precision, img_size, n_attrs, graph, opset),
+            "dynamo": _export_dynamo, "legacy": _export_legacy}
     try:
-        for exporter, run in (("dynamo", _export_dynamo), ("legacy", _export_legacy)):
+        for exporter in exporters:
+            run = runs[exporter]
+            if exporter != "direct" and torch_model is None:  # only torch's exporters need the copy
+                torch_model = export_model(generator, precision, img_size if graph == "cpu" else None)
+                example = parity_inputs(img_size, n_attrs, batch=2, seed=1, n_style=n_style)
             try:
-                run(model, example, tmp, opset)
+                run(torch_model, example, tmp, opset)
+            except WriterUnsupported as exc:
+                notes.append(f"direct writer cannot translate this generator ({exc}); used torch's exporter")
+                continue
             except Exception as exc:  # an exporter bug must not hide behind the other exporter's result
                 notes.append(f"{exporter} exporter failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
                 continue
@@ -183,7 +235,7 @@ def export_onnx(generator: nn.Module, path: str | Path, *, img_size: int, n_attr
                          f"> {parity.tolerance:g}")
         else:
             if parity is None:
-                raise EngineUnavailable("ONNX export failed with both exporters: " + "; ".join(notes)
+                raise EngineUnavailable("ONNX export failed with every exporter: " + "; ".join(notes)
                                         + ". Use --backend torch.")
             raise ParityError(
                 f"the {precision} ONNX export disagrees with PyTorch ({'; '.join(notes)}); not using it. "
@@ -195,4 +247,4 @@ def export_onnx(generator: nn.Module, path: str | Path, *, img_size: int, n_attr
     if log is not None:
         for note in notes:
             log(note)
-    return ExportResult(path, precision, opset, exporter, parity, time.perf_counter() - start, notes)
+    return ExportResult(path, precision, opset, exporter, parity, time.perf_counter() - start, notes, graph)

@@ -26,10 +26,15 @@ MAX_CONV_OUTPUT_SIDE = 4
 MAX_DECONV_INPUT_SIDE = 8
 
 
-def _is_k4s2p1(conv: nn.Module) -> bool:
+def is_k4s2p1(conv: nn.Module) -> bool:
     return (conv.kernel_size == (4, 4) and conv.stride == (2, 2) and conv.padding == (1, 1)
             and conv.dilation == (1, 1) and conv.groups == 1
             and (not isinstance(conv, nn.ConvTranspose2d) or conv.output_padding == (0, 0)))
+
+
+def gemm_weight(weight: torch.Tensor) -> torch.Tensor:
+    """A Conv2d(k=4) weight (out, in, 4, 4) as the (16*in, out) matrix of its im2col form (tap-major)."""
+    return weight.permute(2, 3, 1, 0).reshape(-1, weight.shape[0]).contiguous()
 
 
 class ConvAsGemm(nn.Module):
@@ -37,8 +42,7 @@ class ConvAsGemm(nn.Module):
 
     def __init__(self, conv: nn.Conv2d):
         super().__init__()
-        w = conv.weight.detach()  # (out, in, 4, 4)
-        self.register_buffer("weight", w.permute(2, 3, 1, 0).reshape(-1, w.shape[0]).contiguous())  # (16*in, out)
+        self.register_buffer("weight", gemm_weight(conv.weight.detach()))  # (16*in, out)
         self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -81,6 +85,24 @@ def _winograd_1d() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return b, g, a
 
 
+def winograd_transforms() -> tuple[torch.Tensor, torch.Tensor]:
+    """(input transform 36x16 taps, output transform 16 outputs x 36), float64; entries 0 and +-1."""
+    b, _, a = _winograd_1d()
+    return torch.kron(b, b), torch.kron(a, a)
+
+
+def winograd_filter_transform() -> torch.Tensor:
+    """(36, 16): the 4x4 kernel taps (ky, kx) of a ConvTranspose2d(k=4) weight -> its 36 Winograd values; 0 or 1."""
+    _, g, _ = _winograd_1d()
+    return torch.kron(g, g)
+
+
+def winograd_weight(weight: torch.Tensor) -> torch.Tensor:
+    """A ConvTranspose2d(k=4) weight (in, out, 4, 4) in Winograd's domain: (36, in, out), float64."""
+    taps = weight.double().permute(2, 3, 0, 1).reshape(16, -1)
+    return (winograd_filter_transform() @ taps).reshape(36, weight.shape[0], weight.shape[1])
+
+
 class ConvTransposeWinograd(nn.Module):
     """ConvTranspose2d(k=4, s=2, p=1) as Winograd F(2x2, 2x2) on each of its four output parities.
 
@@ -92,13 +114,12 @@ class ConvTransposeWinograd(nn.Module):
 
     def __init__(self, deconv: nn.ConvTranspose2d):
         super().__init__()
-        b, g, a = _winograd_1d()
         w = deconv.weight.detach()  # (in, out, 4, 4)
         self.out_channels = w.shape[1]
-        u = torch.einsum("ik,jl,cokl->ijco", g, g, w.double()).reshape(36, w.shape[0], w.shape[1])
-        self.register_buffer("weight", u.to(w.dtype).contiguous())  # (36, in, out)
-        self.register_buffer("input_transform", torch.kron(b, b).to(w.dtype))  # (36, 16 taps)
-        self.register_buffer("output_transform", torch.kron(a, a).to(w.dtype))  # (16 outputs, 36)
+        input_transform, output_transform = winograd_transforms()
+        self.register_buffer("weight", winograd_weight(w).to(w.dtype))  # (36, in, out)
+        self.register_buffer("input_transform", input_transform.to(w.dtype))  # (36, 16 taps)
+        self.register_buffer("output_transform", output_transform.to(w.dtype))  # (16 outputs, 36)
         self.register_buffer("bias", None if deconv.bias is None else deconv.bias.detach().clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -115,21 +136,37 @@ class ConvTransposeWinograd(nn.Module):
         return y
 
 
+def small_spatial_layers(img_size: int, n_enc: int, n_dec: int, *, max_conv_side: int = MAX_CONV_OUTPUT_SIDE,
+                         max_deconv_side: int = MAX_DECONV_INPUT_SIDE) -> tuple[set[int], set[int]]:
+    """Which encoder layers take the GEMM form and which decoder layers the Winograd form.
+
+    The one rule both the PyTorch copy (with_gemm_layers) and the direct ONNX writer (onnx_writer)
+    follow; the limits are parameters only so that `benchmarks/graph_forms.py` can compare others."""
+    convs, deconvs = set(), set()
+    side = img_size
+    for i in range(n_enc):
+        side //= 2
+        if side <= max_conv_side:
+            convs.add(i)
+    for i in range(n_dec):
+        if side <= max_deconv_side and side % 2 == 0:
+            deconvs.add(i)
+        side *= 2
+    return convs, deconvs
+
+
 def with_gemm_layers(generator: nn.Module, img_size: int, *, max_conv_side: int = MAX_CONV_OUTPUT_SIDE,
                      max_deconv_side: int = MAX_DECONV_INPUT_SIDE) -> nn.Module:
-    """A copy of ``generator`` whose small-spatial (de)convolutions are their GEMM forms.
-
-    The limits are parameters only so that `benchmarks/graph_forms.py` can compare other choices."""
+    """A copy of ``generator`` whose small-spatial (de)convolutions are their GEMM forms."""
     model = copy.deepcopy(generator)
-    side = img_size
-    for block in model.enc_layers:
+    convs, deconvs = small_spatial_layers(img_size, len(model.enc_layers), len(model.dec_layers),
+                                          max_conv_side=max_conv_side, max_deconv_side=max_deconv_side)
+    for i, block in enumerate(model.enc_layers):
         conv = block.layers[0]
-        side //= 2
-        if isinstance(conv, nn.Conv2d) and _is_k4s2p1(conv) and side <= max_conv_side:
+        if i in convs and isinstance(conv, nn.Conv2d) and is_k4s2p1(conv):
             block.layers[0] = ConvAsGemm(conv)
-    for block in model.dec_layers:
+    for i, block in enumerate(model.dec_layers):
         deconv = block.layers[0]
-        if isinstance(deconv, nn.ConvTranspose2d) and _is_k4s2p1(deconv) and side <= max_deconv_side and side % 2 == 0:
+        if i in deconvs and isinstance(deconv, nn.ConvTranspose2d) and is_k4s2p1(deconv):
             block.layers[0] = ConvTransposeWinograd(deconv)
-        side *= 2
     return model

@@ -7,8 +7,11 @@ that the pipeline's decode or PNG threads borrow delays one batch instead of sta
 `benchmarks/backends.py` measures it against eager torch and ONNX Runtime (docs/engines.md).
 
 openvino is an optional extra, imported only here and only when used; every failure says how to
-install it or which backend to use instead. Precision is pinned to f32: on CPUs with bf16 units
-OpenVINO would otherwise compute in bf16 and change the outputs.
+install it or which backend to use instead. Precision is pinned to f32 by default: on CPUs with
+bf16 units OpenVINO would otherwise compute in bf16 and change the outputs. ``--precision bf16``
+asks for exactly that, over the same fp32 ONNX file, where the CPU plugin reports ``BF16`` in its
+``OPTIMIZATION_CAPABILITIES`` (AVX512_BF16 or AMX units); every such engine is compared with
+PyTorch fp32 before use, within the bf16 tolerance (engines.export.TOLERANCE).
 """
 from __future__ import annotations
 
@@ -36,9 +39,29 @@ def import_openvino() -> Any:
                                          "--backend torch.")
 
 
-def compile_config(threads: int, streams: int | None) -> dict[str, str]:
-    """Compile options: f32 always; one stream per core for batches (THROUGHPUT), one for batch 1."""
-    config = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": str(threads)}
+INFERENCE_PRECISIONS = {"fp32": "f32", "bf16": "bf16"}  # --precision -> OpenVINO's INFERENCE_PRECISION_HINT
+
+
+def bf16_missing(ov: Any | None = None) -> str | None:
+    """None when this CPU runs bf16 in OpenVINO; else what is missing and what to use instead."""
+    ov = ov or import_openvino()
+    try:
+        capabilities = list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    except Exception as exc:  # an OpenVINO without the CPU plugin, or one that cannot query it
+        return (f"OpenVINO {ov.get_version()} cannot report this CPU's capabilities ({type(exc).__name__}: {exc}); "
+                "use --precision fp32")
+    if "BF16" in capabilities:
+        return None
+    return (f"--precision bf16 needs a CPU with bf16 units (AVX512_BF16 or AMX); OpenVINO {ov.get_version()} "
+            f"reports this CPU's OPTIMIZATION_CAPABILITIES as {', '.join(capabilities) or 'none'}, without BF16. "
+            "Use --precision fp32 (the default) here, or --precision fp16/bf16 with --device cuda on an NVIDIA GPU")
+
+
+def compile_config(threads: int, streams: int | None, precision: str = "fp32") -> dict[str, str]:
+    """Compile options: f32 unless bf16 is asked for; one stream per core for batches (THROUGHPUT), one for batch 1."""
+    if precision not in INFERENCE_PRECISIONS:
+        raise ValueError(f"OpenVINO compiles fp32 graphs for {' or '.join(INFERENCE_PRECISIONS)}, not {precision!r}")
+    config = {"INFERENCE_PRECISION_HINT": INFERENCE_PRECISIONS[precision], "INFERENCE_NUM_THREADS": str(threads)}
     if streams == 1:
         config["PERFORMANCE_HINT"] = "LATENCY"  # one lane with every thread: best for single images
     else:
@@ -81,16 +104,23 @@ class OpenVinoBackend:
     name = "openvino"
 
     def __init__(self, onnx_path: str | Path, *, threads: int | None = None, streams: int | None = None,
-                 meta: dict[str, Any] | None = None):
+                 meta: dict[str, Any] | None = None, precision: str = "fp32"):
+        """``precision``: "fp32", or "bf16" (OpenVINO's bf16 inference over an fp32 graph; EngineUnavailable
+        naming what is missing where the CPU has no bf16 units). An fp16 graph is compiled as fp32."""
         ov = import_openvino()
         self.path = Path(onnx_path)
         self.threads = threads or cpu_count()
         self.meta = meta or {}
         self.version = ov.get_version()
+        if precision == "bf16" and (missing := bf16_missing(ov)):
+            raise EngineUnavailable(missing)
+        self.inference_precision = "bf16" if precision == "bf16" else "fp32"
+        self.parity: dict[str, Any] | None = None  # a bf16 engine's own check (check_bf16_parity)
         core = ov.Core()
         try:
             model = tanh_as_sigmoid(core.read_model(str(self.path)))
-            self.compiled = core.compile_model(model, "CPU", compile_config(self.threads, streams))
+            config = compile_config(self.threads, streams, self.inference_precision)
+            self.compiled = core.compile_model(model, "CPU", config)
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses with its own text
             raise EngineUnavailable(
                 f"openvino {self.version} cannot load {self.path} ({type(exc).__name__}: {exc}). Rebuild it "
@@ -130,10 +160,28 @@ class OpenVinoBackend:
         return torch.from_numpy(out).float()
 
     def describe(self) -> dict[str, Any]:
-        parity = self.meta.get("parity") or {}
+        parity = self.parity or self.meta.get("parity") or {}
+        graph_precision = self.meta.get("precision", "fp32")
+        precision = "bf16" if self.inference_precision == "bf16" else graph_precision
         return {
-            "backend": self.name, "device": "cpu", "precision": self.meta.get("precision", "fp32"),
+            "backend": self.name, "device": "cpu", "precision": precision, "graph_precision": graph_precision,
+            "parity_tolerance": parity.get("tolerance"),
             "engine": str(self.path), "engine_sha256": self.meta.get("onnx_sha256"), "opset": self.meta.get("opset"),
             "exporter": self.meta.get("exporter"), "parity_max_abs_diff": parity.get("max_abs_diff"),
             "streams": self.streams, "threads": self.threads, "openvino": self.version, "torch": torch.__version__,
         }
+
+
+def check_bf16_parity(backend: OpenVinoBackend, generator: torch.nn.Module, *, img_size: int, n_attrs: int,
+                      n_style: int = 0) -> Any:
+    """A bf16 engine against PyTorch fp32 on the export's seeded inputs, within the bf16 tolerance.
+
+    The ONNX file's own check was fp32; bf16 is chosen at compile time, so its engine is checked here
+    (a batch of 3: ~0.2 s at default width) and the result goes into ``describe()``, hence the report."""
+    from .export import PARITY_BATCH, TOLERANCE, compare, parity_inputs, reference_outputs
+
+    inputs = parity_inputs(img_size, n_attrs, PARITY_BATCH, n_style=n_style)
+    parity = compare(backend.infer(*inputs), reference_outputs(generator, inputs), TOLERANCE["bf16"],
+                     "pytorch fp32 (seeded inputs), openvino bf16", PARITY_BATCH)
+    backend.parity = parity.to_dict()
+    return parity

@@ -18,7 +18,7 @@ from .artifacts import (DEFAULT_PROFILE, Artifact, checkpoint_dir, checkpoint_so
                         staleness_for)
 from .base import Backend
 from .cache import build_lock, resolve_engines_dir
-from .export import PRECISIONS
+from .export import PRECISIONS, ParityError
 from .options import EngineOptions
 from .sidecar import read_sidecar, rebuild_command
 from .torch_backend import TorchBackend, resolve_device
@@ -38,10 +38,22 @@ def _gpu_index(device: str) -> int:
                             "--backend onnxruntime or torch for the CPU")
 
 
+def _precisions(backend: str) -> tuple[str, ...]:
+    """Graph precisions everywhere; bf16 also with OpenVINO (its bf16 inference over the fp32 graph)."""
+    return (*PRECISIONS, "bf16") if backend == "openvino" else PRECISIONS
+
+
+def _graph_precision(precision: str) -> str:
+    """The ONNX file a precision runs on: bf16 is OpenVINO's compile-time choice over the fp32 graph."""
+    return "fp32" if precision == "bf16" else precision
+
+
 def _check_precision(backend: str, precision: str) -> None:
-    if precision not in PRECISIONS:
+    if precision not in _precisions(backend):
+        bf16 = (" bf16 runs with --backend openvino on CPUs with bf16 units, or --backend torch --device cuda."
+                if precision == "bf16" else "")
         raise EngineUnavailable(f"--precision {precision} is not available with --backend {backend} (choose "
-                                f"{' or '.join(PRECISIONS)}), or use --backend torch")
+                                f"{' or '.join(_precisions(backend))}), or use --backend torch.{bf16}")
 
 
 def _plan_command(loaded: LoadedCheckpoint, o: EngineOptions) -> str:
@@ -111,16 +123,29 @@ def _openvino_streams(batch_size: int) -> int | None:
 def _openvino(loaded: LoadedCheckpoint, o: EngineOptions, log: Log, art: Artifact | None = None,
               engine: Path | None = None) -> Backend:
     """OpenVINO over ``engine``, else over ``art``, else over this checkpoint's cached export."""
-    from .openvino_backend import OpenVinoBackend, import_openvino
+    from .openvino_backend import OpenVinoBackend, bf16_missing, check_bf16_parity, import_openvino
 
     _check_precision("openvino", o.precision)
     _openvino_device(o.device)
-    import_openvino()  # fail with the install hint before spending time on an export
+    ov = import_openvino()  # fail with the install hint before spending time on an export
+    if o.precision == "bf16" and (missing := bf16_missing(ov)):
+        raise EngineUnavailable(missing)
+    streams = _openvino_streams(o.batch_size)
     if engine is not None:
-        return OpenVinoBackend(engine, streams=_openvino_streams(o.batch_size), meta=read_sidecar(engine))
-    art = art or _export(loaded, o, log)
-    backend = OpenVinoBackend(art.path, streams=_openvino_streams(o.batch_size), meta=art.meta)
-    log(f"backend: openvino on cpu ({backend.streams} stream(s)), {'exported' if art.built else 'cached'} {art.path}")
+        backend = OpenVinoBackend(engine, streams=streams, meta=read_sidecar(engine), precision=o.precision)
+    else:
+        art = art or _export(loaded, dataclasses.replace(o, precision=_graph_precision(o.precision)), log)
+        backend = OpenVinoBackend(art.path, streams=streams, meta=art.meta, precision=o.precision)
+        log(f"backend: openvino on cpu ({backend.streams} stream(s), {backend.inference_precision}), "
+            f"{'exported' if art.built else 'cached'} {art.path}")
+    if o.precision == "bf16":
+        s = loaded.settings
+        parity = check_bf16_parity(backend, loaded.generator, img_size=s.img_size, n_attrs=s.n_attrs,
+                                   n_style=s.n_style)
+        if not parity.passed:
+            raise ParityError(f"OpenVINO's bf16 engine disagrees with PyTorch fp32 (max abs diff "
+                              f"{parity.max_abs_diff:.3g} > {parity.tolerance:g}); not using it. Use --precision fp32.")
+        log(f"openvino bf16 parity vs pytorch fp32: max abs diff {parity.max_abs_diff:.2g} (<= {parity.tolerance:g})")
     return backend
 
 
@@ -145,7 +170,8 @@ def _explicit_engine(loaded: LoadedCheckpoint, o: EngineOptions, log: Log) -> Ba
         report = staleness_for(loaded, engine, meta, precision=o.precision, engines_dir=o.engines_dir,
                                batch_size=o.batch_size, tensorrt_version=tensorrt_version(trt), gpu=gpu)
     else:
-        report = staleness_for(loaded, engine, meta, precision=o.precision, engines_dir=o.engines_dir)
+        report = staleness_for(loaded, engine, meta, precision=_graph_precision(o.precision),
+                               engines_dir=o.engines_dir)
     if report.stale:
         raise EngineUnavailable(f"refusing {report.message()}  -- or run without --engine.")
     if ((meta or {}).get("parity") or {}).get("status") == "failed":
@@ -188,6 +214,8 @@ def _auto(loaded: LoadedCheckpoint, o: EngineOptions, log: Log) -> Backend:
         return _torch(loaded, o, log)
     if o.compile:  # asked for: compiled torch instead of OpenVINO / ONNX Runtime on the CPU
         return _torch(loaded, o, log)
+    if o.precision == "bf16":  # asked for explicitly: OpenVINO's bf16, or an error saying what is missing
+        return _openvino(loaded, dataclasses.replace(o, device="cpu"), log)
     if not onnxruntime_available():  # the ONNX export itself needs the [onnx] extra
         log("auto: onnxruntime is not installed (`pip install 'attgan-batch[onnx,openvino]'` makes CPU runs "
             "1.3-4x faster)")
