@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-import pandas as pd
 
 from .attributes import EditSpec, parse_edit, parse_style, parse_vector
 from .errors import ManifestError, RowError
@@ -77,33 +76,30 @@ class ManifestReader:
     def __iter__(self) -> Iterator[ManifestRow | RowFailure]:
         seen_ids: dict[str, int] = {}
         seen_outputs: dict[str, int] = {}
-        data_row = 0
         if not self.scanned:
             scan_manifest(self.path)  # fail fast, with a line number, before any row is processed
-        for chunk in _read_chunks(self.path, self.chunk_size, self.warnings):
-            for record in chunk.to_dict("records"):
-                data_row += 1
-                line = data_row + 1  # header is line 1 (approximate when fields hold newlines)
-                try:
-                    row = self._parse(record, line, data_row)
-                except RowError as exc:
-                    yield RowFailure(line, default_row_id(record.get("id"), data_row),
-                                     _cell(record.get("image")), str(exc))
-                    continue
-                files = [row.output, *(self.also_writes(row.output) if self.also_writes else [])]
-                clash = next((f for f in files if f.lower() in seen_outputs), None)
-                if row.id in seen_ids:
-                    yield RowFailure(line, row.id, str(row.image),
-                                     f"duplicate id {row.id!r} (first used on line {seen_ids[row.id]})", row.output)
-                elif clash is not None:
-                    yield RowFailure(line, row.id, str(row.image),
-                                     f"output {clash!r} is also written by line {seen_outputs[clash.lower()]}; "
-                                     "give each row its own output", row.output)
-                else:
-                    seen_ids[row.id] = line
-                    for f in files:
-                        seen_outputs[f.lower()] = line
-                    yield row
+        for data_row, (line, record) in enumerate(_records(self.path, self.warnings), start=1):
+            try:
+                _check_cell_sizes(record)
+                row = self._parse(record, line, data_row)
+            except RowError as exc:
+                yield RowFailure(line, default_row_id(_short(record.get("id")), data_row),
+                                 _short(record.get("image")), str(exc))
+                continue
+            files = [row.output, *(self.also_writes(row.output) if self.also_writes else [])]
+            clash = next((f for f in files if f.lower() in seen_outputs), None)
+            if row.id in seen_ids:
+                yield RowFailure(line, row.id, str(row.image),
+                                 f"duplicate id {row.id!r} (first used on line {seen_ids[row.id]})", row.output)
+            elif clash is not None:
+                yield RowFailure(line, row.id, str(row.image),
+                                 f"output {clash!r} is also written by line {seen_outputs[clash.lower()]}; "
+                                 "give each row its own output", row.output)
+            else:
+                seen_ids[row.id] = line
+                for f in files:
+                    seen_outputs[f.lower()] = line
+                yield row
 
     def _parse(self, record: dict, line: int, data_row: int) -> ManifestRow:
         image_text = _cell(record.get("image"))
@@ -175,12 +171,8 @@ def default_row_id(value, data_row: int) -> str:
 
 def manifest_row_ids(path: Path) -> Iterator[tuple[int, str]]:
     """(line, id) of every data row, numbered exactly as ManifestReader numbers them (report merge)."""
-    data_row = 0
-    for chunk in _read_chunks(Path(path), 2048, []):
-        ids = chunk["id"].tolist() if "id" in chunk.columns else [None] * len(chunk)
-        for value in ids:
-            data_row += 1
-            yield data_row + 1, default_row_id(value, data_row)
+    for data_row, (line, record) in enumerate(_records(Path(path), []), start=1):
+        yield line, default_row_id(_short(record.get("id")), data_row)
 
 
 def _cell(value) -> str:
@@ -189,78 +181,120 @@ def _cell(value) -> str:
     return str(value).strip()
 
 
-def _read_chunks(path: Path, chunk_size: int, warnings: list[str]) -> Iterator[pd.DataFrame]:
-    try:
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                             chunksize=chunk_size, skipinitialspace=True, skip_blank_lines=True)
-        first = True
-        for chunk in reader:
-            if first:
-                _check_columns(chunk, path, warnings)
-                first = False
-            chunk.columns = [str(c).strip().lower() for c in chunk.columns]
-            yield chunk
-    except pd.errors.EmptyDataError as exc:
-        raise ManifestError(f"manifest {path} is empty; it needs a header line with an 'image' column") from exc
-    except pd.errors.ParserError as exc:
-        raise ManifestError(f"manifest {path} is not valid CSV: {exc}. Quote fields that contain commas.") from exc
+MAX_CELL = 128 * 1024            # a cell above this fails its row (an id or edit of megabytes is a mistake)
+_FIELD_LIMIT = 256 * 1024 * 1024  # the csv module's own limit, far above MAX_CELL: the row fails, not the file
+_SEPARATORS = (",", ";", "\t")   # Excel writes ';' in many locales, and tab-separated exports are common
+
+
+def _short(value) -> str:
+    """A cell for an error message or a fallback id: trimmed, and cut when it is oversize."""
+    text = _cell(value)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _check_cell_sizes(record: dict[str, str]) -> None:
+    for name, value in record.items():
+        if len(value) > MAX_CELL:
+            raise RowError(f"the {name} cell holds {len(value) / 1024:,.0f} KiB, over the {MAX_CELL // 1024} KiB "
+                           "limit of a manifest cell")
+
+
+def _dialect(path: Path) -> str:
+    """The separator: the one that splits the first non-blank line into a header with an image column."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        for raw in fh:
+            if raw.strip():
+                break
+        else:
+            return ","
+    best = max(_SEPARATORS, key=lambda sep: ("image" in [c.strip().strip('"').lower() for c in raw.split(sep)],
+                                             raw.count(sep)))
+    return best
+
+
+def _records_raw(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line where it starts, cells) of every non-blank CSV record, the header first."""
+    sep = _dialect(path)
+    csv.field_size_limit(_FIELD_LIMIT)
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh, delimiter=sep, skipinitialspace=True)
+        while True:
+            start = reader.line_num + 1
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise ManifestError(f"manifest {path} line {start}: not valid CSV ({exc})") from exc
+            if any(cell.strip() for cell in record):
+                yield start, record
+
+
+def _records(path: Path, warnings: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(physical line where the row starts, {column: cell}) for every data row; blank lines and the
+    header are skipped, a quoted newline inside a cell keeps the count right."""
+    header: list[str] | None = None
+    for line, record in _records_raw(path):
+        if header is None:
+            header = _check_columns(record, path, warnings)
+        else:
+            yield line, dict(zip(header, record))
 
 
 def scan_manifest(path: str | Path) -> int:
     """Check the whole file's structure in one streaming pass; return the number of data rows.
 
     Raises ManifestError naming the line for: a missing or empty file, bytes that are not UTF-8,
-    a header without an ``image`` column, a header but no rows, a row with more fields than the
-    header (an unquoted comma).
+    a header without an ``image`` column or with a column twice, a misspelled column, a header but
+    no rows, a row with more fields than the header (an unquoted comma).
     """
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"manifest {path} does not exist or is not a file")
     _check_utf8(path)
     rows = 0
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        header = None
-        try:
-            for record in reader:
-                if not any(cell.strip() for cell in record):
-                    continue
-                if header is None:
-                    header = [c.strip().lower() for c in record]
-                    if "image" not in header:
-                        raise ManifestError(
-                            f"manifest {path} line {reader.line_num}: no 'image' column in the header (found: "
-                            f"{', '.join(header)}); name an image column and optionally {', '.join(KNOWN_COLUMNS[1:])}"
-                        )
-                    continue
-                if len(record) > len(header):
-                    raise ManifestError(
-                        f"manifest {path} line {reader.line_num}: {len(record)} fields but the header has "
-                        f"{len(header)}; quote fields that contain commas, e.g. \"0,1,0,...\""
-                    )
-                rows += 1
-        except csv.Error as exc:
-            raise ManifestError(f"manifest {path} line {reader.line_num}: not valid CSV ({exc})") from exc
-    if header is None:
+    header_width = None
+    for line, record in _records_raw(path):
+        if header_width is None:
+            header_width = len(record)
+            continue
+        if len(record) > header_width:
+            raise ManifestError(
+                f"manifest {path} line {line}: {len(record)} fields but the header has "
+                f"{header_width}; quote fields that contain commas, e.g. \"0,1,0,...\""
+            )
+        rows += 1
+    if header_width is None:
         raise ManifestError(f"manifest {path} is empty; it needs a header line with at least an 'image' column")
+    list(_records(path, []))  # the header's checks (columns, duplicates, spelling)
     if rows == 0:
         raise ManifestError(f"manifest {path} has a header but no rows")
     return rows
 
 
-def _check_columns(chunk: pd.DataFrame, path: Path, warnings: list[str]) -> None:
-    columns = [str(c).strip().lower() for c in chunk.columns]
+def _check_columns(record: list[str], path: Path, warnings: list[str]) -> list[str]:
+    import difflib
+
+    columns = [str(c).strip().lower() for c in record]
     if "image" not in columns:
         raise ManifestError(
-            f"manifest {path} line 1: no 'image' column (found: {', '.join(columns) or 'none'}); "
-            f"the header must name an image column and optionally {', '.join(KNOWN_COLUMNS[1:])}"
+            f"manifest {path} line 1: no 'image' column in the header (found: {', '.join(columns) or 'none'}); "
+            f"name an image column and optionally {', '.join(KNOWN_COLUMNS[1:])}"
         )
     dupes = sorted({c for c in columns if columns.count(c) > 1})
     if dupes:
-        raise ManifestError(f"manifest {path} line 1: column(s) {', '.join(dupes)} appear more than once")
+        raise ManifestError(f"manifest {path} line 1: column(s) {', '.join(dupes)} appear more than once; "
+                            "keep one of each")
     unknown = [c for c in columns if c not in KNOWN_COLUMNS]
+    typos = {c: difflib.get_close_matches(c, KNOWN_COLUMNS, n=1, cutoff=0.75) for c in unknown}
+    typos = {c: m[0] for c, m in typos.items() if m and m[0] not in columns}
+    if typos:
+        raise ManifestError(f"manifest {path} line 1: unknown column(s) "
+                            + ", ".join(f"{c!r} (did you mean {m!r}?)" for c, m in typos.items())
+                            + f"; the columns are {', '.join(KNOWN_COLUMNS)}")
     if unknown:
         warnings.append(f"ignoring unknown column(s) {', '.join(unknown)} (known: {', '.join(KNOWN_COLUMNS)})")
+    return columns
 
 
 def _check_utf8(path: Path) -> None:

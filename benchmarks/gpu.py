@@ -1,6 +1,6 @@
-"""GPU throughput of the generator and of `run`, prepared for a session lent a GPU (the `device` tool).
+"""GPU throughput of the generator and of `run`, as one short script for a machine with an NVIDIA GPU.
 
-One short call measures what issue 4 asks of a GPU machine (it has no TensorRT: torch only):
+One call measures (with torch only; TensorRT plans are measured where TensorRT is installed):
 
   1. torch CUDA eager through TorchBackend, as `run --backend torch --device cuda` uses it
      (channels_last; fp16 = CUDA autocast), for the 128 and 384 px default-width generators (random
@@ -9,8 +9,7 @@ One short call measures what issue 4 asks of a GPU machine (it has no TensorRT: 
   2. The full `run` pipeline end to end (decode -> generator -> PNG encode -> journal -> report),
      128 px, batch 32, fp32 and fp16 on the GPU, interleaved rounds: images/s, fp16 against fp32.
 
-On the device machine, from the repository root (torch, pandas, click, rich and pillow are in its
-image; install nothing):
+On the GPU machine, from the repository root (needs torch with CUDA, click, rich and pillow):
 
     PYTHONPATH=. PYTHONUNBUFFERED=1 python3 benchmarks/gpu.py --json $OUT/gpu.json
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the reference fixture folder (skipped when ../shared is absent) and tiny models."""
+"""Shared fixtures: the reference checkpoint and its outputs (tests/fixtures), a private engine cache, tiny models."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from attgan_batch.model import AttGANSettings, Generator
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_engine_cache(tmp_path_factory):
@@ -25,20 +26,43 @@ def _private_engine_cache(tmp_path_factory):
         os.environ["XDG_CACHE_HOME"] = previous
 
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-REFERENCE = SHARED / "fixtures" / "reference_128"
+REFERENCE = Path(__file__).resolve().parent / "fixtures" / "reference_128"
 
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    if not (REFERENCE / "fixtures_forward.pt").is_file():
-        pytest.skip(f"reference fixtures not found at {REFERENCE} (../shared is absent in a user's clone)")
+    """A checkpoint of the reference AttGAN-PyTorch (128 px, shortcut 1, inject 1, width 16), as it
+    published it: setting.txt + checkpoint/weights.7.pth, and inputs/img0.png. Part of the
+    repository, so the parity tests run in every clone; they fail, never skip, without it."""
+    if not (REFERENCE / "forward.pt").is_file() or not (REFERENCE / "checkpoint" / "weights.7.pth").is_file():
+        pytest.fail(f"the reference fixtures are missing from {REFERENCE}; restore tests/fixtures from git")
     return REFERENCE
 
 
 @pytest.fixture(scope="session")
-def reference_forward(reference_dir):
-    return torch.load(reference_dir / "fixtures_forward.pt", weights_only=True)
+def reference_vectors(reference_dir):
+    """The reference test script's attribute vectors for all 19 cases of 3 images (att_a, att_b_)."""
+    return torch.load(reference_dir / "forward.pt", weights_only=True)
+
+
+@pytest.fixture(scope="session")
+def reference_forward(reference_vectors):
+    """What the reference generator produced: ``y[k] = G.eval()(x, att_b_[k])`` for every case k,
+    for image 0 (x (1, 3, 128, 128), att_b_ (19, 1, 13), y (19, 1, 3, 128, 128))."""
+    d = dict(reference_vectors)
+    d["att_a"], d["att_b_"] = d["att_a"][:1], d["att_b_"][:, :1]
+    return d
+
+
+@pytest.fixture(scope="session")
+def reference_dataparallel(reference_dir, tmp_path_factory) -> Path:
+    """The same weights as a DataParallel save writes them (every key prefixed ``module.``)."""
+    state = torch.load(reference_dir / "checkpoint" / "weights.7.pth", weights_only=True)
+    folder = tmp_path_factory.mktemp("dataparallel")
+    (folder / "checkpoint").mkdir()
+    (folder / "setting.txt").write_bytes((reference_dir / "setting.txt").read_bytes())
+    torch.save({"G": {f"module.{k}": v for k, v in state["G"].items()}}, folder / "checkpoint" / "weights.7.pth")
+    return folder
 
 
 def write_checkpoint(folder: Path, *, img_size=32, dim=8, with_d=False, seed=0, **overrides) -> Path:

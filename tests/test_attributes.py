@@ -29,8 +29,8 @@ def _edit_for_case(case: str) -> EditSpec:
     raise AssertionError(case)
 
 
-def test_every_fixture_case_builds_the_reference_vector(reference_forward):
-    d = reference_forward
+def test_every_fixture_case_builds_the_reference_vector(reference_vectors):
+    d = reference_vectors
     assert d["settings"]["attrs"] == NAMES
     for k, case in enumerate(d["case_names"]):
         spec = _edit_for_case(case)
@@ -40,8 +40,8 @@ def test_every_fixture_case_builds_the_reference_vector(reference_forward):
             assert torch.equal(torch.tensor(plan.scaled, dtype=torch.float32), d["att_b_"][k][i]), (case, i)
 
 
-def test_flip_each_is_recon_plus_every_single_flip(reference_forward):
-    d = reference_forward
+def test_flip_each_is_recon_plus_every_single_flip(reference_vectors):
+    d = reference_vectors
     source = [int(v) for v in d["att_a"][2].tolist()]
     plans = plan_flip_each(source, NAMES)
     assert [p.label for p in plans] == ["recon", *NAMES]

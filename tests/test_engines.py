@@ -40,7 +40,7 @@ def reference(reference_dir):
 
 @pytest.fixture(scope="module")
 def reference_onnx(reference, tmp_path_factory):
-    """The shared fixture's generator exported once (fp32) into a module-wide engines folder."""
+    """The reference checkpoint's generator exported once (fp32) into a module-wide engines folder."""
     engines = tmp_path_factory.mktemp("engines")
     return engines, ensure_onnx(reference, engines, precision="fp32", log=quiet)
 

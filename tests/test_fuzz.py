@@ -117,3 +117,40 @@ def test_ten_thousand_generated_rows(tmp_path):
         for plan in plans:
             _check_plan(plan)
     assert ok + failed == 10_000 and ok > 1000 and failed > 1000
+
+
+# ------------------------------------------------------------------ structure the reader must survive
+_cells = st.one_of(st.sampled_from(["a.png", "Male=1", "0,1", "", " ", "x\ny", "x\r\ny", '"q"', "r1"]),
+                   st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12),
+                   st.integers(min_value=1, max_value=4).map(lambda k: "e" * (k * 70_000)))  # oversize cells
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(header=st.lists(st.sampled_from(["id", "image", "edit", "source", "output", "image", "Image", "edits"]),
+                       min_size=1, max_size=5),
+       rows=st.lists(st.lists(_cells, min_size=0, max_size=6), max_size=6),
+       blank_lines=st.lists(st.booleans(), max_size=6))
+def test_manifest_structure_quoted_newlines_oversize_cells_duplicate_columns(tmp_path, header, rows, blank_lines):
+    """Every row the reader yields starts on the physical line it reports; duplicate columns and
+    misspelled columns are refused as a whole; an oversize cell fails only its row."""
+    path = tmp_path / "m.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for i, row in enumerate(rows):
+            if i < len(blank_lines) and blank_lines[i]:
+                fh.write("\r\n")
+            writer.writerow(row)
+    try:
+        items = list(ManifestReader(path, NAMES, tmp_path / "out"))
+    except AttGANBatchError as exc:
+        lowered = [h.lower() for h in header]
+        assert str(exc) and ("image" not in lowered or len(set(lowered)) < len(lowered) or "edits" in lowered
+                             or not any(any(c.strip() for c in r) for r in rows) or "line" in str(exc))
+        return
+    physical = path.read_text(encoding="utf-8").replace("\r\n", "\n").split("\n")
+    for item in items:
+        assert 2 <= item.line <= len(physical)
+        if isinstance(item, RowFailure) and "KiB" in item.error:
+            assert "over the 128 KiB limit" in item.error and len(item.id) < 300

@@ -12,9 +12,10 @@ from attgan_batch.model import AttGANSettings, Discriminator, Generator, load_ch
 from attgan_batch.model.checkpoint import infer_generator_settings
 
 
-@pytest.mark.parametrize("variant", ["checkpoint", "checkpoint_dataparallel"])
-def test_reference_outputs_match_within_1e5(reference_dir, reference_forward, variant):
-    loaded = load_checkpoint(reference_dir / variant / "weights.7.pth")
+@pytest.mark.parametrize("variant", ["checkpoint", "dataparallel"])
+def test_reference_outputs_match_within_1e5(reference_dir, reference_dataparallel, reference_forward, variant):
+    folder = reference_dir if variant == "checkpoint" else reference_dataparallel
+    loaded = load_checkpoint(folder / "checkpoint" / "weights.7.pth")
     d = reference_forward
     with torch.no_grad():
         for k, name in enumerate(d["case_names"]):
@@ -46,8 +47,8 @@ def test_architecture_inferred_from_weights(kw):
     assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in g.state_dict().items()}
 
 
-def test_no_setting_txt_and_module_prefix(tmp_path, reference_dir, reference_forward):
-    state = torch.load(reference_dir / "checkpoint_dataparallel" / "weights.7.pth", weights_only=True)
+def test_no_setting_txt_and_module_prefix(tmp_path, reference_dataparallel, reference_forward):
+    state = torch.load(reference_dataparallel / "checkpoint" / "weights.7.pth", weights_only=True)
     assert all(k.startswith("module.") for k in state["G"])
     torch.save(state, tmp_path / "weights.3.pth")
     loaded = load_checkpoint(tmp_path)

@@ -108,7 +108,7 @@ def test_ray_matches_local_and_resumes(ray_cluster, tmp_path, tiny_checkpoint, m
             (folder / name).unlink()
     local_again = run_manifest(manifest_200, RunOptions(out_dir=tmp_path / "local", **common))
     again = run_manifest(manifest_200, RunOptions(out_dir=out, workers=1, **common, scale=ScaleOptions(executor="ray")))
-    # 193, not 194: the duplicate "r001" row's failure also un-finishes the first r001 (report.finished_rows)
+    # 193, not 194: the duplicate "r001" row's failure also un-finishes the first r001 (pipeline.resume)
     assert (again.resumed, again.ok, again.failed, again.rows) == \
            (local_again.resumed, local_again.ok, local_again.failed, local_again.rows) == (193, 196, 4, 200)
     assert (out / "r003.png").is_file() and (out / "grid.png").is_file()

@@ -1,4 +1,4 @@
-"""Style controllers (issue 8): settings, shapes, the Q loss, training, save/load, fine-tuning into style."""
+"""Style controllers: settings, shapes, the Q loss, training, save/load, fine-tuning into style."""
 from __future__ import annotations
 
 import importlib.util

@@ -47,9 +47,10 @@ def _checkpoint(given: Path | None) -> Path:
 @click.option("--batch", "profile", default="1:8:32", show_default=True, callback=_profile, metavar="MIN:OPT:MAX",
               help="Batch sizes the TensorRT plan accepts (MIN..MAX) and is tuned for (OPT); use the "
                    "--batch-size you run with as OPT. ONNX files accept any batch.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("engines"),
-              show_default=True, help="Engines folder; artefacts go to OUT/<checkpoint sha256[:16]>/ with a "
-                                      ".json sidecar each. `run --engines-dir` reads the same folder.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Engines folder; artefacts go to OUT/<checkpoint sha256[:16]>/ with a .json sidecar each. "
+                   "Default: the per-user cache that `run` reads (`attgan-batch cache info`); with another "
+                   "folder, give `run --engines-dir` the same.")
 @click.option("--target", type=click.Choice(["auto", "onnx", "tensorrt"]), default="auto", show_default=True,
               help="auto: a TensorRT plan when TensorRT and a supported GPU are here, else ONNX only.")
 @click.option("--workspace-gb", type=click.FloatRange(0.25, 1024), default=4.0, show_default=True,
@@ -78,6 +79,9 @@ def build_engine_command(checkpoint, precision, profile, out_dir, target, worksp
           --precision fp16 --batch 1:32:64
       docker run --gpus all -v $PWD:/work attgan-batch build-engine -c /work/ckpt --out /work/engines
     """
+    from ..engines.cache import resolve_engines_dir
+
+    out_dir = resolve_engines_dir(out_dir)
     from ..engines.artifacts import ensure_onnx, ensure_plan
     from ..engines.tensorrt_env import tensorrt_ready
     from ..errors import AttGANBatchError, EngineUnavailable

@@ -9,8 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-NORMS = ("batchnorm", "instancenorm", "none")
-ACTIVATIONS = ("relu", "lrelu", "tanh", "sigmoid", "none")
+from .setting_rules import ACTIVATIONS, NORMS
 
 
 def _norm_2d(kind: str, channels: int) -> list[nn.Module]:

@@ -6,12 +6,16 @@ published ``{'G'}`` files, full ``{'G','D','optim_G','optim_D'}`` training saves
 architecture is inferred from weight shapes; where the file and the weights disagree, the weights
 win and a note says so). Files are read with ``torch.load(weights_only=True)`` only: a pickle that
 would run code is refused, never executed. Optimiser states are never built for inference.
+Only regular files are opened (a FIFO or device would block or never end), and setting.txt is
+checked key by key (``setting_rules``).
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import pickle
+import pickletools
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -21,7 +25,8 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError
-from .config import AttGANSettings
+from ..regular_file import NotRegularFile, file_kind, open_regular
+from .config import AttGANSettings, SettingsError
 from .discriminator import Discriminator
 from .generator import Generator
 
@@ -37,12 +42,13 @@ def find_weights(path: str | Path) -> tuple[Path | None, Path]:
             f"checkpoint {path} does not exist; pass --checkpoint with an experiment folder "
             "(setting.txt + checkpoint/weights.N.pth) or a weights .pth file"
         )
-    if path.is_file():
+    if not path.is_dir():
+        _require_regular(path, "checkpoint")
         weights = path
         folder = path.parent.parent if path.parent.name == "checkpoint" else path.parent
     else:
         folder = path.parent if path.name == "checkpoint" else path
-        candidates = [p for p in (folder / "checkpoint").glob("*.pth")] + list(folder.glob("*.pth"))
+        candidates = [p for p in [*(folder / "checkpoint").glob("*.pth"), *folder.glob("*.pth")] if not p.is_dir()]
         if not candidates:
             raise CheckpointError(f"no .pth weights found in {folder} or {folder / 'checkpoint'}")
 
@@ -51,13 +57,24 @@ def find_weights(path: str | Path) -> tuple[Path | None, Path]:
             return (int(m.group(1)) if m else -1, p.name)
 
         weights = max(candidates, key=order)
+        _require_regular(weights, "weights file")
     setting = folder / "setting.txt"
-    return (setting if setting.is_file() else None), weights
+    if not setting.exists():
+        return None, weights
+    _require_regular(setting, "settings file")
+    return setting, weights
+
+
+def _require_regular(path: Path, what: str) -> None:
+    if not path.is_file():
+        raise CheckpointError(
+            f"{what} {path} is {file_kind(path.stat().st_mode)}, not a regular file; pass an experiment folder "
+            "(setting.txt + checkpoint/weights.N.pth) or a weights .pth file")
 
 
 def sha256_file(path: str | Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -67,21 +84,77 @@ def read_weights(path: str | Path) -> dict[str, Any]:
     """``torch.load(weights_only=True)`` with errors that say what is wrong with the file."""
     path = Path(path)
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"refused to load {path}: it contains Python objects other than tensors and plain "
-            "containers, which could run code when unpickled (loaded with weights_only=True). "
-            "Only load checkpoints from sources you trust; re-save it as a plain state dict."
-        ) from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise CheckpointError(
-            f"cannot read {path}: the file is truncated or not a PyTorch checkpoint ({exc}). "
-            "Download or copy it again."
-        ) from exc
+        fh = open_regular(path)
+    except NotRegularFile as exc:
+        raise CheckpointError(f"refused to read {path}: it is {exc.kind}, not a regular file") from None
+    except OSError as exc:
+        raise CheckpointError(f"cannot open {path}: {exc.strerror or exc}") from exc
+    with fh:
+        try:
+            obj = torch.load(fh, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            fh.seek(0)
+            objects = pickled_objects(fh)
+            if objects:
+                raise CheckpointError(
+                    f"refused to load {path}: it contains Python objects other than tensors and plain "
+                    f"containers ({', '.join(objects[:3])}), which could run code when unpickled; it was read "
+                    "with weights_only=True and nothing ran. Only load checkpoints from sources you trust; "
+                    "re-save it as a plain state dict."
+                ) from exc
+            fh.seek(0)
+            raise CheckpointError(
+                f"cannot read {path}: not a PyTorch checkpoint (neither a torch.save archive nor a pickle of "
+                f"tensors; it starts with {fh.read(8)!r}). Pass the weights .pth file a trainer wrote."
+            ) from exc
+        except Exception as exc:  # noqa: BLE001 - a damaged file makes the unpickler raise anything
+            raise CheckpointError(
+                f"cannot read {path}: the file is truncated or not a PyTorch checkpoint "
+                f"({type(exc).__name__}: {exc}). Download or copy it again."
+            ) from exc
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path} holds a {type(obj).__name__}, expected a dict with a 'G' state dict")
     return obj
+
+
+_SAFE_MODULES = ("torch", "collections")  # what torch's weights_only unpickler allows in practice
+_MAX_PICKLE_SCAN = 64 << 20
+
+
+def pickled_objects(fh) -> list[str]:
+    """The importable names (``module.name``) a pickle stream or torch.save archive refers to,
+    other than torch's own and ``collections``: what makes a pickle run code. [] for garbage.
+
+    Read with ``pickletools`` only, which decodes opcodes and never imports or calls anything.
+    """
+    try:
+        if zipfile.is_zipfile(fh):
+            with zipfile.ZipFile(fh) as archive:
+                members = [n for n in archive.namelist() if n == "data.pkl" or n.endswith("/data.pkl")]
+                if not members:
+                    return []
+                with archive.open(members[0]) as member:
+                    data = member.read(_MAX_PICKLE_SCAN)
+        else:
+            fh.seek(0)
+            data = fh.read(_MAX_PICKLE_SCAN)
+    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError):
+        return []
+    names: list[str] = []
+    strings: list[str] = []
+    try:
+        for opcode, arg, _ in pickletools.genops(io.BytesIO(data)):
+            if isinstance(arg, str):
+                strings.append(arg)
+            if opcode.name in ("GLOBAL", "INST"):
+                names.append(arg.replace(" ", "."))
+            elif opcode.name == "STACK_GLOBAL":
+                names.append(".".join(strings[-2:-1] + strings[-1:]) if len(strings) >= 2 else "?")
+            if opcode.name == "STOP":
+                break
+    except (ValueError, EOFError, UnicodeDecodeError, pickle.PickleError):
+        pass  # garbage or truncated: keep what was decoded before
+    return [n for n in dict.fromkeys(names) if n.split(".")[0] not in _SAFE_MODULES]
 
 
 def strip_module_prefix(state: dict[str, Any]) -> dict[str, Any]:
@@ -215,6 +288,11 @@ def load_checkpoint(path: str | Path, with_discriminator: bool = False) -> Loade
             if setting_path is not None:
                 notes.append(f"setting.txt says {key}={getattr(settings, key)!r} but the weights imply {value!r}; using {value!r}")
             setattr(settings, key, value)
+    try:
+        settings.check_architecture()
+    except SettingsError as exc:
+        where = str(setting_path) if setting_path else f"{weights_path} (no setting.txt: the reference's defaults)"
+        raise CheckpointError(str(exc.located(where))) from None
 
     generator = Generator.from_settings(settings)
     _load_into(generator, g_state, "generator", weights_path)

@@ -2,7 +2,8 @@
 
 ``setting.txt`` is JSON (indent 4) of every training option of the reference AttGAN-PyTorch port.
 Older published files lack some keys: :meth:`AttGANSettings.from_dict` fills the reference's
-defaults and keeps unknown keys in ``extra`` so that writing the file back loses nothing.
+defaults and keeps unknown keys in ``extra`` so that writing the file back loses nothing. Every
+known key is checked for type and range (``setting_rules``): a bad value is a SettingsError.
 """
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..regular_file import open_regular
+from .setting_rules import MAX_DIM, SettingsError, check_image_size, check_layers, check_values
+
 DEFAULT_ATTRS = [
     "Bald", "Bangs", "Black_Hair", "Blond_Hair", "Brown_Hair", "Bushy_Eyebrows", "Eyeglasses",
     "Male", "Mouth_Slightly_Open", "Mustache", "No_Beard", "Pale_Skin", "Young",
 ]
 
-MAX_DIM = 1024  # the reference caps every conv width at 64 * 16
+__all__ = ["AttGANSettings", "DEFAULT_ATTRS", "MAX_DIM", "SettingsError", "parse_style_spec"]
 
 
 @dataclass
@@ -95,28 +99,43 @@ class AttGANSettings:
         """One name per decoder conditioning channel (fine-tuning remaps channels by these)."""
         return list(self.attrs) + [f"{name}#style{i}" for name, dims in self.style.items() for i in range(dims)]
 
+    def check_architecture(self) -> None:
+        """SettingsError unless the image size and layer counts fit together (see setting_rules)."""
+        check_image_size(self.img_size, self.enc_layers)
+        check_layers(self.enc_layers, self.dec_layers)
+
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "AttGANSettings":
+        """Settings from a parsed setting.txt; SettingsError names the first bad key."""
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        values = {k: v for k, v in raw.items() if k in known}
+        values = check_values(raw)
         extra = {k: v for k, v in raw.items() if k not in known}
-        settings = cls(**values)
+        settings = cls(**{k: v for k, v in values.items() if k in known})
         settings.extra = extra
-        if "attrs" in values:
-            settings.attrs = [str(a) for a in values["attrs"]]
-        settings.style = {str(k): int(v) for k, v in (values.get("style") or {}).items()}
         return settings
 
     @classmethod
     def from_file(cls, path: str | Path) -> "AttGANSettings":
+        """Read and check ``path``; every error (ValueError) names the file."""
         path = Path(path)
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            with open_regular(path) as fh:
+                data = fh.read()
+        except OSError as exc:
+            raise ValueError(f"cannot read {path}: {exc}") from exc
+        try:
+            raw = json.loads(data.decode("utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path} is not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); "
+                             "expected the reference's setting.txt (JSON)") from exc
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path} is not valid JSON ({exc}); expected the reference's setting.txt") from exc
         if not isinstance(raw, dict):
-            raise ValueError(f"{path} must hold a JSON object of training options")
-        return cls.from_dict(raw)
+            raise ValueError(f"{path} must hold a JSON object of training options, not a {type(raw).__name__}")
+        try:
+            return cls.from_dict(raw)
+        except SettingsError as exc:
+            raise exc.located(str(path)) from None
 
     def to_dict(self) -> dict[str, Any]:
         """The reference's layout: every option plus the derived keys it also writes."""
