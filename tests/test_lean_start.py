@@ -23,11 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 SIZES = (64, 128, 256, 384)
 
 
-def real_images(reference_dir: Path | None) -> list[Path]:
-    found = sorted((REPO / "manifests" / "demo").glob("*.png")) + sorted((REPO / "docs" / "images").glob("*.png"))
-    if reference_dir is not None:
-        found += sorted((reference_dir / "inputs").glob("*.png"))
-    return found
+def real_images(reference_dir: Path) -> list[Path]:
+    return (sorted((REPO / "manifests" / "demo").glob("*.png")) + sorted((REPO / "docs" / "images").glob("*.png"))
+            + sorted((reference_dir / "inputs").glob("*.png")))
 
 
 def torchvision_preprocess(img: Image.Image, img_size: int, crop: str) -> torch.Tensor:
@@ -40,17 +38,9 @@ def torchvision_preprocess(img: Image.Image, img_size: int, crop: str) -> torch.
     return TF.normalize(TF.to_tensor(img), [0.5] * 3, [0.5] * 3)
 
 
-@pytest.fixture
-def optional_reference_dir(request):
-    try:
-        return request.getfixturevalue("reference_dir")
-    except pytest.skip.Exception:
-        return None
-
-
-def test_pil_resize_is_byte_identical_to_torchvisions_on_real_images(optional_reference_dir):
+def test_pil_resize_is_byte_identical_to_torchvisions_on_real_images(reference_dir):
     TF = pytest.importorskip("torchvision.transforms.functional")
-    images = real_images(optional_reference_dir)
+    images = real_images(reference_dir)
     assert len(images) >= 12, "the demo faces ship with the repository"
     compared = 0
     for path in images:
