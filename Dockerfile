@@ -1,6 +1,9 @@
 # syntax=docker/dockerfile:1
 #
 # attgan-batch with PyTorch (CUDA 13.0 wheels), ONNX Runtime and TensorRT (10.x/11.x from NVIDIA's index).
+# TensorRT serves every GPU from Turing on, Hopper included. For RTX GPUs only (SM 75-89, 120, 121) the
+# PyPI flavour TensorRT for RTX can replace it ('.[onnx,tensorrt-rtx]'), and it builds plans ahead of time
+# on a machine without a GPU (build-engine --compute-capability 86,89): see docs/engines.md.
 # A TensorRT plan runs only on the TensorRT version and GPU model that built it, so build plans inside
 # this image, on the GPU that will run them (see docs/engines.md).
 #

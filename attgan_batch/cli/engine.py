@@ -1,7 +1,6 @@
 """``attgan-batch build-engine``: export the generator to ONNX and, on a GPU, build a TensorRT plan."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import click
@@ -22,19 +21,14 @@ def _profile(ctx: click.Context, param: click.Parameter, value: str) -> tuple[in
 
 
 def _checkpoint(given: Path | None) -> Path:
-    """--checkpoint, else the project default (bundled demo model) when this install has one."""
-    if given is not None:
-        return given
-    try:
-        has_defaults = importlib.util.find_spec("attgan_batch.defaults") is not None
-    except (ImportError, ValueError):
-        has_defaults = False
-    if not has_defaults:
-        fail("--checkpoint is required: pass an experiment folder (setting.txt + checkpoint/weights.N.pth) "
-             "or a .pth file")
+    """--checkpoint (``demo``: the bundled model), else the bundled demo model."""
     from ..defaults import default_checkpoint
+    from ..errors import AttGANBatchError
 
-    return Path(default_checkpoint(None))
+    try:
+        return Path(default_checkpoint(given))
+    except AttGANBatchError as exc:
+        fail(escape(str(exc)))
 
 
 @click.command("build-engine")
@@ -57,8 +51,13 @@ def _checkpoint(given: Path | None) -> Path:
               help="TensorRT builder workspace limit in GiB.")
 @click.option("--gpu", "gpu_index", type=click.IntRange(0), default=0, show_default=True,
               help="Index of the GPU to build the TensorRT plan for (plans are tied to one GPU model).")
+@click.option("--compute-capability", "compute_capability", default=None, metavar="86,89|all",
+              help="Build the plan ahead of time with TensorRT for RTX (`[tensorrt-rtx]` extra; no GPU needed) "
+                   "for these GPU architectures: 75, 80, 86, 89, 120, 121 or all (Turing to Ada and Blackwell "
+                   "RTX). Without it, the plan is built for the GPU here.")
 @click.option("--force", is_flag=True, help="Rebuild even when a fresh artefact already exists.")
-def build_engine_command(checkpoint, precision, profile, out_dir, target, workspace_gb, gpu_index, force):
+def build_engine_command(checkpoint, precision, profile, out_dir, target, workspace_gb, gpu_index, compute_capability,
+                         force):
     """Export the generator to ONNX (opset 18, dynamic batch) and, with TensorRT, build a plan from it.
 
     \b
@@ -96,15 +95,33 @@ def build_engine_command(checkpoint, precision, profile, out_dir, target, worksp
     for note in loaded.notes:
         err.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
 
-    if target in ("auto", "tensorrt"):
+    rtx_targets = None
+    if compute_capability is not None:  # ahead of time, with TensorRT for RTX, on any machine
+        from ..engines.tensorrt_rtx import import_rtx, parse_targets
+
+        if target == "onnx":
+            raise click.UsageError("--compute-capability builds a TensorRT plan; drop --target onnx")
+        try:
+            rtx_targets = parse_targets(compute_capability, import_rtx())
+        except EngineUnavailable as exc:
+            fail(escape(str(exc)))
+        target = "tensorrt-rtx"
+    elif target in ("auto", "tensorrt"):
         try:
             tensorrt_ready(gpu_index)
             target = "tensorrt"
         except EngineUnavailable as exc:
-            if target == "tensorrt":
-                fail(escape(str(exc)))
-            err.print(f"[yellow]no TensorRT plan:[/] {escape(str(exc))}\nBuilding the ONNX file only.", soft_wrap=True)
-            target = "onnx"
+            rtx_targets = _rtx_for_this_gpu(gpu_index)
+            if rtx_targets is not None:  # no TensorRT, but TensorRT for RTX serves this GPU
+                target = "tensorrt-rtx"
+            elif target == "tensorrt":
+                fail(escape(f"{exc} On a machine without a GPU, TensorRT for RTX builds plans for a GPU fleet ahead "
+                            "of time: add --compute-capability 86,89 (or all) and pip install "
+                            "'attgan-batch[tensorrt-rtx]'."))
+            else:
+                err.print(f"[yellow]no TensorRT plan:[/] {escape(str(exc))}\nBuilding the ONNX file only.",
+                          soft_wrap=True)
+                target = "onnx"
 
     def log(message: str) -> None:
         err.print(f"[dim]{escape(message)}[/]", soft_wrap=True)
@@ -114,10 +131,28 @@ def build_engine_command(checkpoint, precision, profile, out_dir, target, worksp
         if target == "tensorrt":
             artifacts.append(ensure_plan(loaded, out_dir, precision=precision, profile=profile,
                                          workspace_gib=workspace_gb, device_index=gpu_index, force=force, log=log))
+        elif target == "tensorrt-rtx":
+            from ..engines.artifacts import ensure_rtx_plan
+
+            artifacts.append(ensure_rtx_plan(loaded, out_dir, precision=precision, profile=profile,
+                                             targets=rtx_targets, force=force, log=log))
     except (AttGANBatchError, OSError) as exc:
         fail(escape(str(exc)), code=1)
     for art in artifacts:
         out.print(_summary(art))
+
+
+def _rtx_for_this_gpu(gpu_index: int) -> list[str] | None:
+    """[this GPU's target] when TensorRT for RTX is installed and serves the GPU here, else None."""
+    import torch
+
+    from ..engines.tensorrt_rtx import available_targets, import_rtx, rtx_available, target_of
+
+    if not rtx_available() or not torch.cuda.is_available() or gpu_index >= torch.cuda.device_count():
+        return None
+    major, minor = torch.cuda.get_device_capability(gpu_index)
+    wanted = target_of(f"{major}.{minor}")
+    return [wanted] if wanted in available_targets(import_rtx()) else None
 
 
 def _summary(art) -> Table:
@@ -140,7 +175,10 @@ def _summary(art) -> Table:
     diff = parity.get("max_abs_diff")
     table.add_row("parity", f"max abs diff {diff:.2g} <= {parity.get('tolerance'):g} vs {parity.get('reference')}"
                   if diff is not None else f"[yellow]skipped[/]: {escape(str(parity.get('reason')))}")
-    if meta.get("gpu"):
+    if meta.get("flavour") == "tensorrt-rtx":
+        table.add_row("built for", f"TensorRT for RTX {(meta.get('versions') or {}).get('tensorrt')}, compute "
+                                   f"capabilities {', '.join(meta.get('compute_capabilities') or [])}")
+    elif meta.get("gpu"):
         gpu = meta["gpu"]
         table.add_row("built for", f"TensorRT {(meta.get('versions') or {}).get('tensorrt')} on {gpu.get('name')} "
                                    f"(sm {gpu.get('compute_capability')})")

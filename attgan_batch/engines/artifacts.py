@@ -168,3 +168,39 @@ def ensure_plan(loaded: LoadedCheckpoint, engines_dir: str | Path, *, precision:
             f"or use --backend onnxruntime / torch. (profile {format_profile(profile)})"
         )
     return Artifact(path, meta, built=True, seconds=build.seconds)
+
+
+def ensure_rtx_plan(loaded: LoadedCheckpoint, engines_dir: str | Path, *, precision: str = "fp32",
+                    profile: tuple[int, int, int] = DEFAULT_PROFILE, targets: list[str],
+                    force: bool = False, log: Log = print) -> Artifact:
+    """A TensorRT for RTX plan for ``targets`` (``["SM86", "SM89"]``), built ahead of time from the
+    plain graph without a GPU; a fresh one (same checkpoint, precision, profile, targets, version) is
+    reused. Its parity is checked where it runs: building needs no GPU, running does."""
+    from .export import Parity
+    from .tensorrt_rtx import FLAVOUR, build_rtx_plan, import_rtx, plan_name, rtx_diffs, rtx_version
+
+    version = rtx_version(import_rtx())
+    path = checkpoint_dir(engines_dir, loaded.sha256) / plan_name(precision, profile, version, targets)
+    s = loaded.settings
+    if path.is_file() and not force:
+        meta = read_sidecar(path)
+        report = staleness_for(loaded, path, meta, precision=precision, engines_dir=engines_dir)
+        prof = (meta or {}).get("profile") or {}
+        same_profile = (prof.get("min_batch"), prof.get("opt_batch"), prof.get("max_batch")) == tuple(profile)
+        if not report.stale and same_profile and not rtx_diffs(meta, version=version, targets=targets):
+            return Artifact(path, meta or {}, built=False)
+    onnx = ensure_onnx(loaded, engines_dir, precision=precision, profile=profile, log=log, graph="plain")
+    build = build_rtx_plan(onnx.path, path, profile=profile, image_size=s.img_size, n_attrs=s.n_attrs,
+                           targets=targets, n_style=s.n_style, log=log)
+    parity = Parity("skipped", None, 1e-3 if precision == "fp32" else 1e-2, "onnxruntime golden outputs", PARITY_BATCH,
+                    "built ahead of time without a GPU: the plan is checked when it first runs on one")
+    meta = build_meta(
+        target="tensorrt", artifact=path, checkpoint_sha256=loaded.sha256, checkpoint_path=checkpoint_source(loaded),
+        precision=precision, opset=int(onnx.meta.get("opset", 18)), image_size=s.img_size, n_attrs=s.n_attrs,
+        profile=profile, parity=parity.to_dict(), onnx_sha256=onnx.meta["onnx_sha256"],
+        exporter=onnx.meta.get("exporter"), tensorrt_version=version, gpu=None,
+        extra={"flavour": FLAVOUR, "compute_capabilities": list(targets), "graph": "plain",
+               "build_seconds": round(build.seconds, 1), "n_style": s.n_style},
+    )
+    write_sidecar(path, meta)
+    return Artifact(path, meta, built=True, seconds=build.seconds)

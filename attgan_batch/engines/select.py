@@ -69,7 +69,13 @@ def _tensorrt(loaded: LoadedCheckpoint, o: EngineOptions, log: Log) -> Backend:
 
     _check_precision("tensorrt", o.precision)
     index = _gpu_index(o.device)
-    trt, gpu = tensorrt_ready(index)
+    try:
+        trt, gpu = tensorrt_ready(index)
+    except EngineUnavailable as exc:
+        rtx = _rtx_plan(loaded, o, index, log)
+        if rtx is not None:
+            return rtx
+        raise EngineUnavailable(f"{exc} {_rtx_note()}") from exc
     version = tensorrt_version(trt)
     found = find_plan(loaded, o.engines_dir, precision=o.precision, batch_size=o.batch_size, tensorrt_version=version,
                       gpu=gpu)
@@ -82,6 +88,41 @@ def _tensorrt(loaded: LoadedCheckpoint, o: EngineOptions, log: Log) -> Backend:
         )
     log(f"backend: tensorrt, plan {found.path}")
     return TensorRTBackend(found.path, device_index=index, meta=found.meta, rebuild=command)
+
+
+def _rtx_note() -> str:
+    from .tensorrt_rtx import SERVES, rtx_available
+
+    if rtx_available():
+        return ("TensorRT for RTX is installed: it builds plans here ahead of time (`build-engine --target tensorrt "
+                "--compute-capability 86,89`), but running a plan needs an NVIDIA GPU of a targeted architecture.")
+    return f"{SERVES}."
+
+
+def _rtx_plan(loaded: LoadedCheckpoint, o: EngineOptions, index: int, log: Log) -> Backend | None:
+    """A TensorRT for RTX plan built (on any machine) for this GPU's architecture, when that flavour
+    is installed and such a plan is in the engines folder; None otherwise."""
+    import torch
+
+    from .tensorrt_rtx import import_rtx, rtx_available, rtx_diffs, rtx_version, target_of
+
+    if not rtx_available() or not torch.cuda.is_available() or index >= torch.cuda.device_count():
+        return None
+    major, minor = torch.cuda.get_device_capability(index)
+    version = rtx_version(import_rtx())
+    folder = checkpoint_dir(o.engines_dir, loaded.sha256)
+    for path in sorted(folder.glob(f"generator-{o.precision}-*-trtrtx*.plan")):
+        meta = read_sidecar(path)
+        prof = (meta or {}).get("profile") or {}
+        if (staleness_for(loaded, path, meta, precision=o.precision, engines_dir=o.engines_dir).stale
+                or not rtx_diffs(meta, version=version, gpu_target=target_of(f"{major}.{minor}")) == []
+                or not int(prof.get("min_batch", 1)) <= o.batch_size <= int(prof.get("max_batch", 0))):
+            continue
+        from .tensorrt_backend import TensorRTBackend
+
+        log(f"backend: tensorrt (TensorRT for RTX {version}), plan {path}")
+        return TensorRTBackend(path, device_index=index, meta=meta)
+    return None
 
 
 def _export(loaded: LoadedCheckpoint, o: EngineOptions, log: Log) -> Artifact:

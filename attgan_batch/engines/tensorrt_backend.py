@@ -33,7 +33,15 @@ class TensorRTBackend:
                  rebuild: str | None = None):
         self.path = Path(plan_path)
         self.meta = meta or {}
-        trt, self.gpu = tensorrt_ready(device_index)
+        self.flavour = self.meta.get("flavour", "tensorrt")
+        if self.flavour == "tensorrt-rtx":  # the same runtime API, from TensorRT for RTX's module
+            from .tensorrt_env import require_gpu
+            from .tensorrt_rtx import import_rtx
+
+            trt = import_rtx()
+            self.gpu = require_gpu(trt, device_index)
+        else:
+            trt, self.gpu = tensorrt_ready(device_index)
         self.trt_version = tensorrt_version(trt)
         self._logger = trt.Logger(trt.Logger.WARNING)
         try:
@@ -105,5 +113,6 @@ class TensorRTBackend:
             "backend": self.name, "device": str(self.device), "gpu": self.gpu.name,
             "compute_capability": self.gpu.compute_capability, "precision": self.meta.get("precision"),
             "engine": str(self.path), "profile": self.meta.get("profile"), "tensorrt": self.trt_version,
+            "flavour": self.flavour,
             "parity_max_abs_diff": parity.get("max_abs_diff"), "torch": torch.__version__,
         }
