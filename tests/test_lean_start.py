@@ -23,11 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 SIZES = (64, 128, 256, 384)
 
 
-def real_images(reference_dir: Path | None) -> list[Path]:
-    found = sorted((REPO / "manifests" / "demo").glob("*.png")) + sorted((REPO / "docs" / "images").glob("*.png"))
-    if reference_dir is not None:
-        found += sorted((reference_dir / "inputs").glob("*.png"))
-    return found
+def real_images(reference_dir: Path) -> list[Path]:
+    return (sorted((REPO / "manifests" / "demo").glob("*.png")) + sorted((REPO / "docs" / "images").glob("*.png"))
+            + sorted((reference_dir / "inputs").glob("*.png")))
 
 
 def torchvision_preprocess(img: Image.Image, img_size: int, crop: str) -> torch.Tensor:
@@ -40,17 +38,9 @@ def torchvision_preprocess(img: Image.Image, img_size: int, crop: str) -> torch.
     return TF.normalize(TF.to_tensor(img), [0.5] * 3, [0.5] * 3)
 
 
-@pytest.fixture
-def optional_reference_dir(request):
-    try:
-        return request.getfixturevalue("reference_dir")
-    except pytest.skip.Exception:
-        return None
-
-
-def test_pil_resize_is_byte_identical_to_torchvisions_on_real_images(optional_reference_dir):
+def test_pil_resize_is_byte_identical_to_torchvisions_on_real_images(reference_dir):
     TF = pytest.importorskip("torchvision.transforms.functional")
-    images = real_images(optional_reference_dir)
+    images = real_images(reference_dir)
     assert len(images) >= 12, "the demo faces ship with the repository"
     compared = 0
     for path in images:
@@ -88,22 +78,35 @@ LEAN_RUN = textwrap.dedent("""
         main(sys.argv[1:])
     except SystemExit as exc:
         code = exc.code
-    heavy = ("torchvision", "cv2", "ray", "onnx", "onnxruntime", "openvino", "tensorrt")
+    heavy = ("torchvision", "cv2", "ray", "onnx", "onnxscript", "onnxruntime", "openvino", "tensorrt")
     loaded = sorted({m.split(".")[0] for m in sys.modules} & set(heavy))
     print(json.dumps({"exit": code, "loaded": loaded}))
 """)
 
 
-def test_a_plain_torch_run_does_not_import_torchvision_cv2_or_engines(tiny_checkpoint, tmp_path):
+def lean_run(checkpoint: Path, tmp_path: Path, *options: str) -> list[str]:
+    """Run `attgan-batch run` on two images in a fresh interpreter; the heavy packages it imported."""
     from conftest import write_image
 
     images = [write_image(tmp_path / f"img{i}.png", size=(48, 40), seed=i) for i in range(2)]
     args = ["run", *map(str, images), "--edit", "Male=1", "--source", "Bangs,Male", "--out", str(tmp_path / "out"),
-            "-c", str(tiny_checkpoint), "--backend", "torch", "-q"]
+            "-c", str(checkpoint), "--engines-dir", str(tmp_path / "engines"), "-q", *options]
     done = subprocess.run([sys.executable, "-c", LEAN_RUN, *args], capture_output=True, text=True, timeout=300,
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["exit"] == 0, done.stderr
-    assert result["loaded"] == [], f"a plain --backend torch run imported {result['loaded']}"
     assert len(list((tmp_path / "out").glob("*.png"))) == 2
+    return result["loaded"]
+
+
+def test_a_plain_torch_run_does_not_import_torchvision_cv2_or_engines(tiny_checkpoint, tmp_path):
+    loaded = lean_run(tiny_checkpoint, tmp_path, "--backend", "torch")
+    assert loaded == [], f"a plain --backend torch run imported {loaded}"
+
+
+def test_a_run_that_exports_its_engine_needs_neither_torchvision_cv2_nor_torchs_exporter(tiny_checkpoint, tmp_path):
+    pytest.importorskip("onnxruntime")
+    loaded = lean_run(tiny_checkpoint, tmp_path, "--backend", "auto", "--device", "cpu")
+    assert "onnx" in loaded, "the engine was exported in this process"
+    assert not {"torchvision", "cv2", "onnxscript", "ray"} & set(loaded), loaded
