@@ -40,7 +40,7 @@ class ConflictError(RowError):
 
 def resolve_name(name: str, names: Sequence[str]) -> int:
     """Index of an attribute name (case-insensitive), or a RowError suggesting the closest."""
-    text = name.strip()
+    text = re.sub(r"\s+", "_", name.strip())  # "Blond Hair" as spreadsheets write it
     if text in names:
         return list(names).index(text)
     lowered = {n.lower(): i for i, n in enumerate(names)}
@@ -55,8 +55,13 @@ def resolve_name(name: str, names: Sequence[str]) -> int:
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
+_WORDS = {"yes": 1.0, "true": 1.0, "on": 1.0, "no": 0.0, "false": 0.0, "off": 0.0}
+
+
 def _number(text: str, what: str) -> float:
     text = text.strip()
+    if text.lower() in _WORDS:  # yes/no, true/false, on/off as spreadsheets export booleans
+        return _WORDS[text.lower()]
     if not _NUMBER.match(text):
         raise RowError(f"{what}: {text!r} is not a number")
     value = float(text)
@@ -96,7 +101,7 @@ _NUMBER_WORDS = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "n
 def _is_name(token: str) -> bool:
     """An attribute name (or ``name=value``), not a number such as ``1``, ``-1`` or ``inf``."""
     head = token.partition("=")[0].strip()
-    return bool(re.match(r"^[A-Za-z_]", head)) and head.lower() not in _NUMBER_WORDS
+    return bool(re.match(r"^[A-Za-z_]", head)) and head.lower() not in _NUMBER_WORDS and head.lower() not in _WORDS
 
 
 def _named_vector(parts: list[str], names: Sequence[str], what: str) -> list[int]:
@@ -226,6 +231,8 @@ def _parse_item(item: str, names: Sequence[str]) -> AttributeEdit:
         if intensity <= 0:
             raise RowError(f"edit {canonical}={raw}: the intensity after flip@ must be positive")
         return AttributeEdit(canonical, "flip", intensity=intensity)
+    if "," in raw and "=" in raw:  # "Blond_Hair=1,Eyeglasses=1": items are separated by ';'
+        raise RowError(f"edit {item!r}: separate edit items with ';' (e.g. {item.replace(',', ';')!r})")
     value = _number(raw, f"edit {canonical}")
     if not raw.startswith("+") and value in (0.0, 1.0, -1.0):
         return AttributeEdit(canonical, "set", 1.0 if value == 1.0 else 0.0)

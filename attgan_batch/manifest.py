@@ -28,7 +28,8 @@ from .attributes import EditSpec, parse_edit, parse_style, parse_vector
 from .errors import ManifestError, RowError
 
 KNOWN_COLUMNS = ("image", "edit", "target", "source", "intensity", "style", "id", "output")
-OUTPUT_FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg"}
+OUTPUT_FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"}
+_OTHER_IMAGE_SUFFIXES = (".bmp", ".gif", ".tif", ".tiff", ".jp2", ".heic", ".avif")
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -71,6 +72,7 @@ class ManifestReader:
     chunk_size: int = 512
     scanned: bool = False  # True when the caller already ran scan_manifest on this file
     also_writes: Callable[[str], list[str]] | None = None  # other files a row writes (--grid's sheet)
+    base_dir: Path | None = None  # where relative image paths start (--base-dir); default: the manifest's folder
     warnings: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[ManifestRow | RowFailure]:
@@ -107,7 +109,12 @@ class ManifestReader:
             raise RowError("the image column is empty")
         image = Path(image_text).expanduser()
         if not image.is_absolute():
-            image = self.path.parent / image
+            base = Path(self.base_dir) if self.base_dir is not None else self.path.parent
+            given, image = image, base / image
+            if not image.exists() and self.base_dir is None and given.exists():
+                raise RowError(f"image not found: {image} (image paths are relative to the manifest's folder); "
+                               f"{given} exists relative to the current folder: pass --base-dir . to start "
+                               "paths there")
         row_id = default_row_id(record.get("id"), data_row)
 
         edit_text, target_text = _cell(record.get("edit")), _cell(record.get("target"))
@@ -132,6 +139,8 @@ class ManifestReader:
         if output_text:
             suffix = Path(output_text).suffix.lower()
             fmt = OUTPUT_FORMATS.get(suffix)
+            if fmt is None and suffix in _OTHER_IMAGE_SUFFIXES:
+                raise RowError(f"output {output_text!r}: {suffix} is not an output format; use .png, .jpg or .webp")
             if fmt is None:
                 fmt = self.fmt
                 output_text = f"{output_text}.{fmt}"

@@ -55,3 +55,36 @@ def test_tab_separated_and_spaces_after_separators(tmp_path):
     assert isinstance(tabbed[0], ManifestRow) and tabbed[0].id == "t1"
     spaced = _read(tmp_path, f'id, image, source, edit\nsp1, photos/x.png, "{SOURCE}", Male=1\n')
     assert isinstance(spaced[0], ManifestRow) and spaced[0].image.name == "x.png"
+
+
+def test_spreadsheet_spellings_names_with_spaces_and_yes_no(tmp_path):
+    [row] = _read(tmp_path, 'id,image,source,edit\nr,a.png,"no,no,yes,no,no,no,no,yes,yes,yes,no,no,yes",Blond Hair=yes\n')
+    assert isinstance(row, ManifestRow) and row.source == [int(v) for v in SOURCE.split(",")]
+    assert row.edit.edits[0].name == "Blond_Hair" and row.edit.edits[0].value == 1.0
+
+
+def test_commas_between_edit_items_suggest_semicolons(tmp_path):
+    [row] = _read(tmp_path, f'id,image,source,edit\nr,a.png,"{SOURCE}","Blond_Hair=1,Eyeglasses=1"\n')
+    assert isinstance(row, RowFailure) and "'Blond_Hair=1;Eyeglasses=1'" in row.error
+
+
+def test_output_extensions_work_or_are_refused_never_doubled(tmp_path):
+    items = _read(tmp_path, f'id,image,source,edit,output\nw,a.png,"{SOURCE}",Male=1,face1.webp\n'
+                            f'b,a.png,"{SOURCE}",Male=1,face1.bmp\nn,a.png,"{SOURCE}",Male=1,face1\n')
+    assert items[0].output == "face1.webp" and items[0].fmt == "webp"
+    assert isinstance(items[1], RowFailure) and "use .png, .jpg or .webp" in items[1].error
+    assert items[2].output == "face1.png"
+
+
+def test_an_image_found_only_from_the_current_folder_says_so_and_base_dir_fixes_it(tmp_path, monkeypatch):
+    from conftest import write_image
+
+    (tmp_path / "lists").mkdir()
+    write_image(tmp_path / "photos" / "x.png")
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "lists" / "m.csv"
+    path.write_text(f'id,image,source,edit\nr,photos/x.png,"{SOURCE}",Male=1\n')
+    [row] = list(ManifestReader(path, NAMES, tmp_path / "out"))
+    assert isinstance(row, RowFailure) and "--base-dir ." in row.error
+    [row] = list(ManifestReader(path, NAMES, tmp_path / "out", base_dir=tmp_path))
+    assert isinstance(row, ManifestRow) and row.image == tmp_path / "photos" / "x.png"

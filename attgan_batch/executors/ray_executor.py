@@ -150,11 +150,11 @@ def _enter(cwd: str) -> None:
         os.chdir(cwd)
 
 
-def read_rows(batch, *, manifest: str, attrs: list[str], out_dir: str, output, shard, resume: ResumeIndex,
+def read_rows(batch, *, manifest: str, attrs: list[str], out_dir: str, output, base_dir, shard, resume: ResumeIndex,
               run_fingerprint: dict, force: bool, rows_per_block: int, cwd: str) -> Iterator[dict[str, np.ndarray]]:
     """The reader task: this shard's manifest items, pickled, in blocks of ``rows_per_block``."""
     _enter(cwd)
-    reader = manifest_reader(Path(manifest), attrs, Path(out_dir), output)
+    reader = manifest_reader(Path(manifest), attrs, Path(out_dir), output, base_dir)
     block: list[bytes] = []
     for item in shards.select(reader, shard):
         if isinstance(item, ManifestRow):
@@ -402,7 +402,7 @@ class RayExecutor:
         o = ctx.options
         batch = o.engine.batch_size
         read = dict(manifest=str(ctx.manifest), attrs=list(ctx.editor.attrs), out_dir=str(ctx.out.root),
-                    output=o.output, shard=o.scale.shard, resume=ctx.resume, run_fingerprint=ctx.run_fingerprint,
+                    output=o.output, base_dir=o.photo.base_dir and Path(o.photo.base_dir).resolve(), shard=o.scale.shard, resume=ctx.resume, run_fingerprint=ctx.run_fingerprint,
                     force=o.force, rows_per_block=max(16, batch), cwd=cwd)
         decode_args = dict(img_size=ctx.editor.img_size, crop=o.edit.crop, max_pixels=o.photo.max_pixels,
                            align=o.photo.align, cwd=cwd)

@@ -20,9 +20,10 @@ if TYPE_CHECKING:
     from ..editor import Editor
 
 
-def manifest_reader(manifest: Path, attrs, out_root: Path, output: OutputOptions) -> ManifestReader:
+def manifest_reader(manifest: Path, attrs, out_root: Path, output: OutputOptions,
+                    base_dir: Path | None = None) -> ManifestReader:
     """The manifest's rows, validated; every file a row writes counts in the duplicate-output check."""
-    return ManifestReader(Path(manifest), attrs, Path(out_root), output.fmt, scanned=True,
+    return ManifestReader(Path(manifest), attrs, Path(out_root), output.fmt, scanned=True, base_dir=base_dir,
                           also_writes=(lambda name: [grid_name(name)]) if output.writes_grid else None)
 
 
@@ -55,7 +56,8 @@ class RunContext:
 
     def reader(self) -> ManifestReader:
         """The manifest's rows (validated; already scanned once by run_manifest)."""
-        return manifest_reader(self.manifest, self.editor.attrs, self.out.root, self.options.output)
+        return manifest_reader(self.manifest, self.editor.attrs, self.out.root, self.options.output,
+                               self.options.photo.base_dir)
 
     def should_stop(self) -> bool:
         """True after a stop request or once more than ``--max-failures`` rows failed."""

@@ -75,10 +75,12 @@ class PhotoOptions:
     Args:
         align: detect, align and paste back faces of real photos (``--align``), or None.
         max_pixels: files above this many pixels are refused before decoding.
+        base_dir: where relative image paths start (``--base-dir``); None: the manifest's folder.
     """
 
     align: "AlignOptions | None" = None
     max_pixels: int = DEFAULT_MAX_PIXELS
+    base_dir: Path | None = None
 
 
 @dataclass

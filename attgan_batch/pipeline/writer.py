@@ -27,9 +27,12 @@ if TYPE_CHECKING:
 
 
 def encode_image(image: Image.Image, fh: IO[bytes], fmt: str) -> None:
-    """PNG (fast compression: the writer must keep up with the generator) or high-quality JPEG."""
+    """PNG (fast compression: the writer must keep up with the generator), high-quality JPEG, or
+    lossless WebP."""
     if fmt == "jpg":
         image.save(fh, format="JPEG", quality=95, subsampling=0)
+    elif fmt == "webp":
+        image.save(fh, format="WEBP", lossless=True)
     else:
         image.save(fh, format="PNG", compress_level=1)
 
