@@ -52,11 +52,12 @@ def check_manifest(manifest: str | Path, checkpoint: str | Path | None = None, *
                     raise RowError(f"image not found: {item.image}")
                 details = []
             if needs_prediction(item):
-                if not (has_d or classifier or source_from == "recon"):
+                recon = source_from == "recon" or (source_from == "auto" and not (has_d or classifier))
+                if not (has_d or classifier or recon):
                     raise RowError("no source attributes and the checkpoint has no discriminator to predict "
                                    "them; add a 'source' column, or use --source-from recon or --classifier")
                 editor.style_vector(item.style)  # a style column on a plain model fails here as in run
-                details.append("source will be " + ("inferred by reconstruction" if source_from == "recon" else
+                details.append("source will be " + ("inferred by reconstruction" if recon else
                                                     "predicted by the classifier" if classifier else
                                                     "predicted by D's classifier"))
             else:

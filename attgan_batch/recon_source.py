@@ -64,3 +64,11 @@ class ReconSource:
 
     def describe(self) -> dict[str, Any]:
         return {"source_from": "recon", "max_rounds": self.max_rounds}
+
+
+def uses_recon(source_from: str, classifier, editor) -> bool:
+    """``recon`` asked for, or ``auto`` with neither a classifier nor a discriminator (G-only weights:
+    recon sources reach 0.985 of true-source editing accuracy, benchmarks/recon_source.py)."""
+    if source_from == "recon":
+        return True
+    return source_from == "auto" and classifier is None and editor.discriminator() is None

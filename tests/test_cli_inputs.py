@@ -106,14 +106,17 @@ def test_eval_without_a_judge_says_how_to_make_one(tmp_path):
 
 
 def test_source_from_recon_edits_g_only_photos_and_check_agrees(tmp_path):
-    """The demo model is G-only: without a source a row fails, with --source-from recon it runs."""
+    """The demo model is G-only: by default (and with recon) missing sources are inferred by
+    reconstruction; --source-from discriminator refuses to guess."""
     demo = Path(__file__).resolve().parents[1] / "manifests" / "demo"
     manifest = tmp_path / "m.csv"
     manifest.write_text(f"id,image,edit\na,{demo / '000001.png'},Blond_Hair=1\nb,{demo / '000002.png'},Male=flip\n")
     runner = CliRunner()
-    plain = runner.invoke(main, ["check", str(manifest), "-c", "demo"])
-    assert plain.exit_code == 1 and "--source-from recon" in plain.output
+    strict = runner.invoke(main, ["check", str(manifest), "-c", "demo", "--source-from", "discriminator"])
+    assert strict.exit_code == 1 and "--source-from recon" in strict.output
     assert runner.invoke(main, ["check", str(manifest), "-c", "demo", "--source-from", "recon"]).exit_code == 0
+    default = runner.invoke(main, ["check", str(manifest), "-c", "demo"])
+    assert default.exit_code == 0 and "inferred by" in default.output
     out = tmp_path / "out"
     result = runner.invoke(main, ["run", str(manifest), "--out", str(out), "-c", "demo", "--backend", "torch",
                                   "--source-from", "recon", "-q"])
@@ -123,3 +126,7 @@ def test_source_from_recon_edits_g_only_photos_and_check_agrees(tmp_path):
         assert row["status"] == "ok" and row["source_predicted"].count("=") == 13
         assert len(row["source"].split(",")) == 13
     assert json.loads((out / "report.json").read_text())["checkpoint"]["source_from"] == "recon"
+    auto = runner.invoke(main, ["run", str(manifest), "--out", str(tmp_path / "auto"), "-c", "demo", "--backend",
+                                "torch", "-q"])
+    assert auto.exit_code == 0 and json.loads((tmp_path / "auto" / "report.json").read_text())[
+        "checkpoint"]["source_from"] == "recon"

@@ -115,12 +115,14 @@ def test_output_outside_out_is_refused(tmp_path, tiny_checkpoint):
 
 
 def test_missing_source_without_d_fails_row_with_d_predicts(tmp_path, tiny_checkpoint, tiny_checkpoint_with_d):
+    """G-only weights and no source: the row fails when guessing is refused (by default the source is
+    inferred by reconstruction, tests/test_cli_inputs.py); with D, D predicts it."""
     write_image(tmp_path / "a.png")
     manifest = _manifest(tmp_path, [{"id": "r", "image": "a.png", "edit": "Male=1"}])
     runner = CliRunner()
     out1, out2 = tmp_path / "o1", tmp_path / "o2"
     assert runner.invoke(main, ["run", str(manifest), "--out", str(out1), "-c", str(tiny_checkpoint),
-                                "--backend", "torch", "-q"]).exit_code == 1
+                                "--backend", "torch", "-q", "--source-from", "discriminator"]).exit_code == 1
     assert "source" in _report(out1)["r"]["error"]
     assert runner.invoke(main, ["run", str(manifest), "--out", str(out2), "-c", str(tiny_checkpoint_with_d),
                                 "--backend", "torch", "-q"]).exit_code == 0

@@ -32,10 +32,11 @@ _OPTIONS = [
     click.option("--classifier", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
                  help="Predict missing sources with this attribute classifier (from `attgan-batch "
                       "train-classifier`) instead of the checkpoint's discriminator."),
-    click.option("--source-from", type=click.Choice(["auto", "recon"]), default="auto", show_default=True,
-                 help="Rows without a source: auto predicts it with --classifier or the checkpoint's "
-                      "discriminator; recon infers it with the generator alone (the attributes whose "
-                      "reconstruction is closest to the image), for G-only weights such as the published ones."),
+    click.option("--source-from", type=click.Choice(["auto", "recon", "discriminator"]), default="auto", show_default=True,
+                 help="Rows without a source: auto predicts it with --classifier, else the checkpoint's "
+                      "discriminator, else (G-only weights such as the published ones) infers it with the "
+                      "generator alone (recon: the attributes whose reconstruction is closest to the image); "
+                      "discriminator never guesses (such rows fail without a classifier or discriminator)."),
     click.option("--compose", type=click.Choice(["auto", "replace", "residual"]), default="auto", show_default=True,
                  help="replace: the output is the generator's image; residual: the input plus what the edit "
                       "changes (keeps the photo's own detail; needs a source); auto: residual with --align, "

@@ -22,8 +22,8 @@ from ._common import checkpoint_option, fail
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per row instead of a table.")
 @click.option("--classifier", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
               help="As in run: a classifier predicts missing sources.")
-@click.option("--source-from", type=click.Choice(["auto", "recon"]), default="auto", show_default=True,
-              help="As in run: recon infers missing sources with the generator alone.")
+@click.option("--source-from", type=click.Choice(["auto", "recon", "discriminator"]), default="auto", show_default=True,
+              help="As in run: auto, recon (the generator alone) or discriminator (never guess).")
 def check_command(manifest, checkpoint, conflicts, rules, out_dir, no_decode, as_json, classifier, source_from):
     """Validate every row of MANIFEST: image files exist and decode, vectors and edits parse,
     attribute names are known, outputs stay inside --out, and conflict rules are reported.

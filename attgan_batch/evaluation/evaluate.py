@@ -76,8 +76,13 @@ def evaluate(
     checkpoint: str | Path, data: str | Path, classifier: str | Path | LoadedClassifier, split: str = "test",
     limit: int | None = None, batch_size: int = 32, crop: str = "auto", test_int: float | None = None,
     rules: str = "reference", device: str = "cpu", progress: Callable[[int], None] | None = None,
+    sources_from: Callable[[torch.Tensor], list[list[int]]] | None = None,
 ) -> dict[str, Any]:
-    """Run the evaluation and return the report dict (what ``eval --out`` writes as JSON)."""
+    """Run the evaluation and return the report dict (what ``eval --out`` writes as JSON).
+
+    ``sources_from``: infer each image's source attributes (e.g. ``--source-from recon``) instead of
+    using its true labels; every edit still asks for the true label flipped, so the score says how
+    well edits come out when the source had to be guessed."""
     start = time.perf_counter()
     loaded = load_checkpoint(checkpoint)
     s = loaded.settings
@@ -103,7 +108,8 @@ def evaluate(
     for x, labels in DataLoader(dataset, batch_size=batch_size):
         files = dataset.files[done:done + len(x)]
         x = x.to(device)
-        sources = [[int(v) for v in row] for row in labels.tolist()]
+        truth = [[int(v) for v in row] for row in labels.tolist()]
+        sources = sources_from(x) if sources_from is not None else truth
         zs = g.encode(x)
         pred_x = clf.predict(x)
         for name, c in clf_col.items():
@@ -116,8 +122,14 @@ def evaluate(
         recon_ssim += ssim(rec, x).tolist()
 
         for i, name in enumerate(names):
-            spec = EditSpec((AttributeEdit(name, "flip"),))
-            plans = [plan_edit(a, spec, names, thres_int=s.thres_int, test_int=intensity, rules=rules) for a in sources]
+            if sources_from is None:
+                spec = EditSpec((AttributeEdit(name, "flip"),))
+                plans = [plan_edit(a, spec, names, thres_int=s.thres_int, test_int=intensity, rules=rules)
+                         for a in sources]
+            else:  # the true label flipped, from the guessed source
+                plans = [plan_edit(a, EditSpec((AttributeEdit(name, "set", float(1 - t[i])),)), names,
+                                   thres_int=s.thres_int, test_int=intensity, rules=rules)
+                         for a, t in zip(sources, truth)]
             edited = g.decode(zs, torch.tensor([p.scaled for p in plans], device=device))
             target = torch.tensor([p.target for p in plans], dtype=torch.float32)
             source = labels.float()

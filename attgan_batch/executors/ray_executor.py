@@ -233,6 +233,10 @@ class EditWorker:
         if e.classifier is not None:  # as run_manifest does for --classifier
             from ..classifier_source import ClassifierSource
             self.editor.source_classifier = ClassifierSource.load(e.classifier, self.editor.attrs)
+        from ..recon_source import ReconSource, uses_recon
+
+        if uses_recon(e.source_from, e.classifier, self.editor):  # as run_manifest does for G-only weights
+            self.editor.source_classifier = ReconSource(self.editor)
         self.options = options
         self.out = OutputDir(options.out_dir)
         self.residual = options.output.residual(options.photo.align is not None)

@@ -29,9 +29,11 @@ class EditOptions:
         crop: ``auto``, ``celeba``, ``square`` or ``none`` (see data.images.crop_box).
         classifier: a classifier file (``train-classifier``) predicting missing sources
             instead of the checkpoint's discriminator.
-        source_from: ``auto`` (the classifier, else the discriminator) or ``recon`` (the
+        source_from: where missing sources come from: ``auto`` (the classifier, else the
+            checkpoint's discriminator, else, for G-only weights, ``recon``), ``recon`` (the
             attributes whose reconstruction is closest to the image, with G alone:
-            :mod:`attgan_batch.recon_source`; for G-only weights).
+            :mod:`attgan_batch.recon_source`) or ``discriminator`` (never guess: rows without a
+            source fail when there is no classifier or discriminator).
     """
 
     conflicts: str = "resolve"

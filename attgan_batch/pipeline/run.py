@@ -114,8 +114,9 @@ def _run_locked(manifest, options, executor, editor, out, summary, stop, started
         editor.source_classifier = ClassifierSource.load(options.edit.classifier, editor.attrs)
         summary.checkpoint["classifier"] = editor.source_classifier.describe()
         classifier = str(summary.checkpoint["classifier"].get("sha256", options.edit.classifier))
-    if options.edit.source_from == "recon":  # missing sources from G's reconstructions (G-only weights)
-        from ..recon_source import ReconSource
+    from ..recon_source import ReconSource, uses_recon
+
+    if uses_recon(options.edit.source_from, options.edit.classifier, editor):  # missing sources from G alone
 
         editor.source_classifier = ReconSource(editor)
         summary.checkpoint["source_from"] = "recon"
