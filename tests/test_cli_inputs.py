@@ -130,3 +130,13 @@ def test_source_from_recon_edits_g_only_photos_and_check_agrees(tmp_path):
                                 "torch", "-q"])
     assert auto.exit_code == 0 and json.loads((tmp_path / "auto" / "report.json").read_text())[
         "checkpoint"]["source_from"] == "recon"
+
+
+def test_messages_name_the_options_of_the_command_that_printed_them(tmp_path, tiny_checkpoint):
+    runner = CliRunner()
+    built = runner.invoke(main, ["build-engine", "-c", str(tiny_checkpoint), "--out", str(tmp_path / "e")])
+    assert built.exit_code == 0, built.output
+    assert "--compute-capability" in built.output and "--backend" not in built.output  # build-engine has no --backend
+    (tmp_path / "data").mkdir()
+    train = runner.invoke(main, ["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run")])
+    assert train.exit_code == 2 and "--attr-file" in train.output

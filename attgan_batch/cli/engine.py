@@ -118,9 +118,13 @@ def build_engine_command(checkpoint, precision, profile, out_dir, target, worksp
                 fail(escape(f"{exc} On a machine without a GPU, TensorRT for RTX builds plans for a GPU fleet ahead "
                             "of time: add --compute-capability 86,89 (or all) and pip install "
                             "'attgan-batch[tensorrt-rtx]'."))
-            else:
-                err.print(f"[yellow]no TensorRT plan:[/] {escape(str(exc))}\nBuilding the ONNX file only.",
-                          soft_wrap=True)
+            else:  # advise what build-engine itself can do, not run's --backend options
+                from ..engines.tensorrt_env import FALLBACK
+
+                reason = str(exc).replace(f"; {FALLBACK}.", ".").replace(f" {FALLBACK}.", "")
+                err.print(f"[yellow]no TensorRT plan:[/] {escape(reason)}\nBuilding the ONNX file only (what `run` "
+                          "uses on a CPU). To build plans for RTX GPUs here: --target tensorrt --compute-capability "
+                          "86,89 (TensorRT for RTX).", soft_wrap=True)
                 target = "onnx"
 
     def log(message: str) -> None:

@@ -39,7 +39,7 @@ def find_attr_file(root: Path) -> Path:
             return candidate
     raise DatasetError(
         f"no attribute file in {root}: expected one of {', '.join(ATTR_FILES)} "
-        "(CelebA format: a count line, the names, then 'filename v1 .. vN' with ±1); pass attr_file= to name it"
+        "(CelebA format: a count line, the names, then 'filename v1 .. vN' with ±1); name it with --attr-file (Python: attr_file=)"
     )
 
 
@@ -52,7 +52,7 @@ def find_image_dir(root: Path, first_file: str | None) -> Path:
         return root
     raise DatasetError(
         f"cannot find the images of {root}: looked for {first_file!r} in {', '.join(IMAGE_DIRS)} and the folder "
-        "itself; pass image_dir= to name it"
+        "itself; name it with --image-dir (Python: image_dir=)"
     )
 
 
