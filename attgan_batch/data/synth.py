@@ -15,7 +15,6 @@ import csv
 import math
 import json
 import multiprocessing as mp
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -23,6 +22,7 @@ from typing import Callable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..atomic import atomic_open
 from ..attributes import apply_conflicts
 from .attr_file import write_attr_file, write_partition
 
@@ -389,9 +389,8 @@ def filename(index: int) -> str:
 
 
 def _save_png(image: Image.Image, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    image.save(tmp, format="PNG", compress_level=1)
-    os.replace(tmp, path)
+    with atomic_open(path, "wb", fsync=False) as fh:  # a dataset is regenerated, not recovered
+        image.save(fh, format="PNG", compress_level=1)
 
 
 def _render_one(job: tuple) -> tuple[int, dict[str, int], dict, list[tuple[str, str, dict[str, int]]]]:

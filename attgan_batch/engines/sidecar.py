@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_atomic
 from ..model.checkpoint import sha256_file
 
 SCHEMA = 1
@@ -29,9 +29,7 @@ def sidecar_path(artifact: str | Path) -> Path:
 def write_sidecar(artifact: str | Path, meta: dict[str, Any]) -> Path:
     """Write atomically, so a concurrent reader sees the old sidecar or the new one, never half."""
     path = sidecar_path(artifact)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return path
 
 

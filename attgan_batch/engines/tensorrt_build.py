@@ -7,7 +7,6 @@ from another version or GPU are rejected and would only slow the next build down
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any, Callable
 
 import torch
 
+from ..atomic import write_atomic
 from ..errors import EngineUnavailable
 from .export import INPUT_NAMES, STYLE_INPUT, Parity, parity_inputs
 from .tensorrt_env import FALLBACK, GpuInfo, tensorrt_major, tensorrt_ready, tensorrt_version
@@ -104,9 +104,7 @@ def build_plan(onnx_path: str | Path, plan_path: str | Path, *, profile: tuple[i
             f"MAX or a larger workspace may help). Meanwhile {FALLBACK}."
         )
     plan_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = plan_path.with_name(f".{plan_path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(bytes(serialized))
-    tmp.replace(plan_path)
+    write_atomic(plan_path, bytes(serialized))
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     cache_path.write_bytes(bytes(config.get_timing_cache().serialize()))
     return PlanBuild(plan_path, time.perf_counter() - start, version, gpu, cache_path, reused)
