@@ -54,3 +54,19 @@ def test_waiting_decodes_are_served_in_order():
         order.append("second")
     first.join()
     assert order == ["first", "second"] and budget.peak == 100
+
+
+def test_run_decode_memory_option_reaches_the_decoders(tmp_path, tiny_checkpoint):
+    from click.testing import CliRunner
+
+    from attgan_batch.cli import main
+
+    Image.fromarray(np.zeros((4000, 4000), dtype=np.uint16)).save(tmp_path / "deep.png")  # ~110 MB decoded
+    Image.fromarray(np.zeros((40, 40, 3), dtype=np.uint8)).save(tmp_path / "small.png")
+    (tmp_path / "m.csv").write_text('id,image,source,edit\nbig,deep.png,Young,Male=1\nsmall,small.png,Young,Male=1\n')
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "m.csv"), "--out", str(tmp_path / "o"), "-c",
+                                       str(tiny_checkpoint), "--backend", "torch", "-q", "--decode-memory", "64"])
+    assert result.exit_code == 1
+    report = (tmp_path / "o" / "report.csv").read_text()
+    assert "more than the whole decode budget of 64 MiB" in report and "raise --decode-memory" in report
+    assert report.count(",ok,") == 1  # the small row still ran

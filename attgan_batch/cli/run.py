@@ -41,6 +41,9 @@ from ._scale import scale_options, scale_run_options
                    "without a TensorRT plan. Pays off on long runs with large batches (docs/engines.md).")
 @click.option("--workers", "-j", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Threads decoding and preprocessing images while the generator runs.")
+@click.option("--decode-memory", type=click.IntRange(64), default=None, metavar="MiB",
+              help="Memory all decode threads share for decoding images, in MiB (default 2048): a huge image "
+                   "waits for room instead of multiplying memory by --workers; one larger than this fails its row.")
 @click.option("--base-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where relative image paths of the manifest start (default: the manifest's folder).")
 @click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp"]), default="png", show_default=True,
@@ -67,7 +70,7 @@ from ._scale import scale_options, scale_run_options
 @photo_options  # --align --face --margin --no-paste --classifier --grid --style-sweep (cli/_photo_options.py)
 @scale_options  # --shard --executor --ray-address --num-gpus-per-worker (cli/_scale.py)
 def run_command(inputs, out_dir, checkpoint, batch_size, device, backend, engine, engines_dir, precision, compile_,
-                workers, base_dir, fmt, conflicts, rules, crop, max_failures, force, edit, source, quiet,
+                workers, decode_memory, base_dir, fmt, conflicts, rules, crop, max_failures, force, edit, source, quiet,
                 verbose, **photo):
     """Edit every row of MANIFEST, or every photo in PHOTOS (folders, image files, globs) with
     --edit, and write the images plus report.csv / report.json / report.html into --out.
@@ -98,7 +101,8 @@ def run_command(inputs, out_dir, checkpoint, batch_size, device, backend, engine
                              engine=engine, engines_dir=engines_dir, compile=compile_),
         edit=EditOptions(conflicts=conflicts, rules=rules, crop=crop, classifier=classifier, source_from=source_from),
         output=OutputOptions(fmt=fmt, **output),
-        photo=PhotoOptions(align=align, base_dir=base_dir),
+        photo=PhotoOptions(align=align, base_dir=base_dir,
+                           decode_memory=decode_memory * (1 << 20) if decode_memory else None),
         scale=scale_run_options(photo),
         log=(lambda message: None) if quiet else (lambda message: console.print(f"[dim]{message}")))
     stop = StopRequest()

@@ -11,6 +11,7 @@ import sys
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
+from ..data.decode_budget import DecodeBudget
 from ..manifest import ManifestRow
 from ..pipeline.context import RunContext
 from ..pipeline.resume import row_fingerprint
@@ -42,6 +43,7 @@ class LocalExecutor:
         reader = ctx.reader()
         window = max(2 * o.engine.batch_size, 4 * o.workers, 8)
         size, crop, max_pixels, align = editor.img_size, o.edit.crop, o.photo.max_pixels, o.photo.align
+        budget = DecodeBudget(o.photo.decode_memory) if o.photo.decode_memory else None
         pending: deque[Pending] = deque()
 
         def take(p: Pending) -> None:
@@ -68,7 +70,7 @@ class LocalExecutor:
                             continue
                         if decision is not None:
                             ctx.summary.redone += 1
-                        future = pool.submit(decode, item, size, crop, max_pixels, align)
+                        future = pool.submit(decode, item, size, crop, max_pixels, align, budget)
                         pending.append(Pending(item, future, fingerprint=fingerprint,
                                                note=decision.reason if decision else ""))
                     while len(pending) >= window:

@@ -78,11 +78,14 @@ class PhotoOptions:
         align: detect, align and paste back faces of real photos (``--align``), or None.
         max_pixels: files above this many pixels are refused before decoding.
         base_dir: where relative image paths start (``--base-dir``); None: the manifest's folder.
+        decode_memory: bytes of decode memory all decode threads share (``--decode-memory``);
+            None: 2 GiB (data.decode_budget).
     """
 
     align: "AlignOptions | None" = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     base_dir: Path | None = None
+    decode_memory: int | None = None
 
 
 @dataclass

@@ -41,17 +41,18 @@ class Decoded:
 
 
 def decode(row: ManifestRow, img_size: int, crop: str, max_pixels: int,
-           align: "AlignOptions | None" = None) -> Decoded:
+           align: "AlignOptions | None" = None, budget=None) -> Decoded:
     """Decode and preprocess a row's image (under ``--align``: detect and align its faces).
 
-    Raises RowError saying what is wrong with the file. Runs in the decode threads."""
+    Raises RowError saying what is wrong with the file. Runs in the decode threads, which share one
+    memory ``budget`` (a data.decode_budget.DecodeBudget; None: the process-wide one)."""
     started = time.perf_counter()
     if align is not None:
         from ..align.photo import decode_aligned
 
         photo = decode_aligned(row.image, img_size, align, max_pixels)
         return Decoded(photo.x, photo, time.perf_counter() - started)
-    x = preprocess(load_rgb(row.image, max_pixels), img_size, crop)
+    x = preprocess(load_rgb(row.image, max_pixels, budget=budget), img_size, crop)
     return Decoded(x, None, time.perf_counter() - started)
 
 
