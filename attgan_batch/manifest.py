@@ -270,7 +270,7 @@ def scan_manifest(path: str | Path) -> int:
         if len(record) > header_width:
             raise ManifestError(
                 f"manifest {path} line {line}: {len(record)} fields but the header has "
-                f"{header_width}; quote fields that contain commas, e.g. \"0,1,0,...\""
+                f"{header_width}; quote fields that contain the separator {_dialect(path)!r}, e.g. \"0,1,0,...\""
             )
         rows += 1
     if header_width is None:

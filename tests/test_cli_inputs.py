@@ -140,3 +140,15 @@ def test_messages_name_the_options_of_the_command_that_printed_them(tmp_path, ti
     (tmp_path / "data").mkdir()
     train = runner.invoke(main, ["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run")])
     assert train.exit_code == 2 and "--attr-file" in train.output
+
+
+def test_run_reads_an_excel_semicolon_csv_with_bom_and_crlf(tmp_path):
+    demo = Path(__file__).resolve().parents[1] / "manifests" / "demo" / "000001.png"
+    text = f'id;image;source;edit\r\nr1; {demo}; "Male;Young"; Blond Hair=yes\r\n'
+    (tmp_path / "m.csv").write_bytes(text.encode("utf-8-sig"))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "m.csv"), "--out", str(out), "-c", "demo",
+                                       "--backend", "torch", "-q"])
+    assert result.exit_code == 0, result.output
+    row = _report(out)["r1"]
+    assert row["status"] == "ok" and row["edited"] == "Blond_Hair" and row["line"] == "2"
