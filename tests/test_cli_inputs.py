@@ -152,3 +152,14 @@ def test_run_reads_an_excel_semicolon_csv_with_bom_and_crlf(tmp_path):
     assert result.exit_code == 0, result.output
     row = _report(out)["r1"]
     assert row["status"] == "ok" and row["edited"] == "Blond_Hair" and row["line"] == "2"
+
+
+def test_the_demo_model_on_a_manifest_of_other_photos_warns_once(tmp_path):
+    for i in range(2):
+        write_image(tmp_path / f"p{i}.png", size=(120, 90), seed=i)
+    (tmp_path / "m.csv").write_text("id,image,source,edit\na,p0.png,Male,Young=0\nb,p1.png,Male,Young=0\n")
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "m.csv"), "--out", str(tmp_path / "o"), "--backend",
+                                       "torch", "-q"])
+    assert result.exit_code == 0, result.output
+    warnings = json.loads((tmp_path / "o" / "report.json").read_text())["warnings"]
+    assert sum("64 px synthetic faces" in w for w in warnings) == 1 and "p0.png is 120x90" in warnings[0]

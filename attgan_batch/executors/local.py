@@ -84,5 +84,5 @@ class LocalExecutor:
                     recorder.skip(item, ctx.skip_reason())
         finally:
             scheduler.close()  # never leave a batch unwritten
-            ctx.summary.warnings.extend(reader.warnings)
+            ctx.summary.warnings.extend(reader.warnings + planner.warnings)
             writer.close()

@@ -34,6 +34,7 @@ class Decoded:
     x: torch.Tensor                      # (3, size, size) in [-1, 1]; the first face under --align
     photo: "AlignedPhoto | None" = None
     seconds: float = 0.0                 # what decoding (and aligning) took
+    size: tuple[int, int] = (0, 0)       # the file's width and height
 
     @property
     def crops(self) -> list[torch.Tensor]:
@@ -51,9 +52,11 @@ def decode(row: ManifestRow, img_size: int, crop: str, max_pixels: int,
         from ..align.photo import decode_aligned
 
         photo = decode_aligned(row.image, img_size, align, max_pixels)
-        return Decoded(photo.x, photo, time.perf_counter() - started)
-    x = preprocess(load_rgb(row.image, max_pixels, budget=budget), img_size, crop)
-    return Decoded(x, None, time.perf_counter() - started)
+        height, width = photo.photo.shape[:2]
+        return Decoded(photo.x, photo, time.perf_counter() - started, (width, height))
+    img = load_rgb(row.image, max_pixels, budget=budget)
+    x = preprocess(img, img_size, crop)
+    return Decoded(x, None, time.perf_counter() - started, img.size)
 
 
 def plan_edits(editor: "Editor", row: ManifestRow, source: Sequence[int] | None) -> list[EditPlan]:
@@ -152,6 +155,10 @@ class RowPlanner:
                  residual: bool = False):
         self.editor, self.grid, self.sweep = editor, grid or bool(style_sweep), style_sweep
         self.residual = residual  # --compose residual needs each face's reconstruction
+        self.warnings: list[str] = []  # said once per run, for the report
+        from ..defaults import is_demo
+
+        self._demo = is_demo(editor.checkpoint.weights_path)
         if style_sweep:
             from ..errors import AttGANBatchError
 
@@ -163,6 +170,11 @@ class RowPlanner:
 
     def plan(self, row: ManifestRow, decoded: Decoded, started: float, **job: Any) -> RowJob:
         """The row's job; RowError when its edit columns do not make sense for this model."""
+        if self._demo and decoded.size not in ((0, 0), (64, 64)):
+            from ..defaults import DEMO_PHOTO_WARNING
+
+            self._demo = False  # once
+            self.warnings.append(f"{row.image.name} is {decoded.size[0]}x{decoded.size[1]}: {DEMO_PHOTO_WARNING}")
         t0 = time.perf_counter()
         result = RowJob(row, decoded, [self._face(row, x) for x in decoded.crops], started, **job)
         result.work_seconds = decoded.seconds + time.perf_counter() - t0
