@@ -16,7 +16,8 @@ import torch
 
 from ..atomic import write_atomic
 from ..errors import EngineUnavailable
-from .export import INPUT_NAMES, STYLE_INPUT, Parity, parity_inputs
+from .export import Parity, parity_inputs
+from .tensorrt_profile import add_batch_profile
 from .tensorrt_env import FALLBACK, GpuInfo, tensorrt_major, tensorrt_ready, tensorrt_version
 
 # plan vs ONNX golden outputs: GPU kernels sum in another order than the CPU (fp32 is built without
@@ -76,14 +77,8 @@ def build_plan(onnx_path: str | Path, plan_path: str | Path, *, profile: tuple[i
     config.builder_optimization_level = optimization_level
     if precision == "fp32" and hasattr(trt.BuilderFlag, "TF32"):
         config.clear_flag(trt.BuilderFlag.TF32)  # fp32 means fp32: TF32 convs drift ~1e-3 from PyTorch
+    add_batch_profile(builder, config, profile, image_size=image_size, n_attrs=n_attrs, n_style=n_style)
     lo, opt, hi = profile
-    shapes = {INPUT_NAMES[0]: (3, image_size, image_size), INPUT_NAMES[1]: (n_attrs,)}
-    if n_style:
-        shapes[STYLE_INPUT] = (n_style,)
-    opt_profile = builder.create_optimization_profile()
-    for name, rest in shapes.items():
-        opt_profile.set_shape(name, (lo, *rest), (opt, *rest), (hi, *rest))
-    config.add_optimization_profile(opt_profile)
 
     cache_path = timing_cache_path(engines_dir, version, gpu)
     reused = cache_path.is_file()

@@ -111,7 +111,7 @@ def build_rtx_plan(onnx_path: str | Path, plan_path: str | Path, *, profile: tup
                    log: Callable[[str], Any] = print) -> RtxBuild:
     """Serialize a plan for ``targets`` from ``onnx_path`` (the plain graph; its precision is the
     graph's: networks are strongly typed). Needs no GPU. EngineUnavailable on any failure."""
-    from .graph_io import INPUT_NAMES, STYLE_INPUT
+    from .tensorrt_profile import add_batch_profile
 
     trt = import_rtx()
     version = rtx_version(trt)
@@ -128,14 +128,8 @@ def build_rtx_plan(onnx_path: str | Path, plan_path: str | Path, *, profile: tup
     config.num_compute_capabilities = len(targets)
     for i, name in enumerate(targets):
         config.set_compute_capability(getattr(trt.ComputeCapability, name), i)
+    add_batch_profile(builder, config, profile, image_size=image_size, n_attrs=n_attrs, n_style=n_style)
     lo, opt, hi = profile
-    shapes = {INPUT_NAMES[0]: (3, image_size, image_size), INPUT_NAMES[1]: (n_attrs,)}
-    if n_style:
-        shapes[STYLE_INPUT] = (n_style,)
-    opt_profile = builder.create_optimization_profile()
-    for name, rest in shapes.items():
-        opt_profile.set_shape(name, (lo, *rest), (opt, *rest), (hi, *rest))
-    config.add_optimization_profile(opt_profile)
     log(f"building a TensorRT for RTX {version} plan for {', '.join(targets)}, batch {lo}:{opt}:{hi} "
         "(ahead of time: no GPU needed)")
     start = time.perf_counter()
