@@ -96,7 +96,8 @@ def ensure_onnx(loaded: LoadedCheckpoint, engines_dir: str | Path, *, precision:
                                graph=graph_form(graph))
         log(f"{path} is stale ({report.reasons() or 'its parity check failed'}); exporting again")
     s = loaded.settings
-    log(f"exporting the generator to ONNX ({precision}, {graph} graph, opset 18) -> {path}")
+    log(f"exporting the generator to ONNX ({precision}, {graph} graph, opset 18) -> {path}: once for this "
+        "checkpoint (a few seconds), then reused from this cache")
     result = export_onnx(loaded.generator, path, img_size=s.img_size, n_attrs=s.n_attrs, precision=precision,
                          graph=graph, log=log)
     meta = build_meta(
