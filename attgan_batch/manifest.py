@@ -111,7 +111,7 @@ class ManifestReader:
         if not image.is_absolute():
             base = Path(self.base_dir) if self.base_dir is not None else self.path.parent
             given, image = image, base / image
-            if not image.exists() and self.base_dir is None and given.exists():
+            if self.base_dir is None and not _exists(image) and _exists(given):
                 raise RowError(f"image not found: {image} (image paths are relative to the manifest's folder); "
                                f"{given} exists relative to the current folder: pass --base-dir . to start "
                                "paths there")
@@ -171,6 +171,14 @@ def confined_output(out_dir: Path, relative: str) -> Path:
     if target == root:
         raise RowError(f"output {relative!r} names the output folder itself")
     return target
+
+
+def _exists(path: Path) -> bool:
+    """Path.exists() that says False for names the OS cannot even look up (too long, NUL bytes)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def default_row_id(value, data_row: int) -> str:

@@ -88,3 +88,12 @@ def test_an_image_found_only_from_the_current_folder_says_so_and_base_dir_fixes_
     assert isinstance(row, RowFailure) and "--base-dir ." in row.error
     [row] = list(ManifestReader(path, NAMES, tmp_path / "out", base_dir=tmp_path))
     assert isinstance(row, ManifestRow) and row.image == tmp_path / "photos" / "x.png"
+
+
+def test_an_image_name_too_long_for_the_file_system_fails_its_row_only(tmp_path):
+    from attgan_batch.data.images import load_rgb
+    from attgan_batch.errors import RowError
+
+    [row] = _read(tmp_path, "image\n" + "e" * 70_000 + "\n")  # under the cell limit, over NAME_MAX
+    with pytest.raises(RowError, match="cannot be looked up"):
+        load_rgb(row.image)

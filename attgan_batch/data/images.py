@@ -68,7 +68,12 @@ DRAFT_MARGIN = 4
 def _opened(path: str | Path, max_pixels: int) -> Iterator[Image.Image]:
     """The image opened lazily (header only), after the file and pixel-count checks."""
     path = Path(path)
-    if not path.exists():
+    try:
+        found = path.exists()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte
+        raise RowError(f"image path cannot be looked up ({getattr(exc, 'strerror', None) or exc}): "
+                       f"{str(path)[:200]}") from None
+    if not found:
         raise RowError(f"image not found: {path}")
     if path.is_dir():
         raise RowError(f"image path is a directory, not a file: {path}")
