@@ -13,13 +13,12 @@ import contextlib
 import os
 import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 import numpy as np
 import torch
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from ..atomic import atomic_open
 from ..errors import RowError
 from ..regular_file import NotRegularFile, open_regular
 from .decode_budget import STRIP_PIXELS, DecodeBudget, decode_cost, shared_budget
@@ -194,13 +193,15 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(y.transpose(1, 2, 0))
 
 
-def save_atomic(image: Image.Image, path: Path, fmt: str) -> None:
-    """Encode ``image`` into a temp file beside ``path``, then rename: no partial file ever."""
-    with atomic_open(path, "wb") as fh:
-        if fmt == "jpg":
-            image.save(fh, format="JPEG", quality=95, subsampling=0)
-        else:
-            image.save(fh, format="PNG", compress_level=1)
+def encode_image(image: Image.Image, fh: IO[bytes], fmt: str) -> None:
+    """PNG (fast compression: the writer must keep up with the generator), high-quality JPEG, or
+    lossless WebP."""
+    if fmt == "jpg":
+        image.save(fh, format="JPEG", quality=95, subsampling=0)
+    elif fmt == "webp":
+        image.save(fh, format="WEBP", lossless=True)
+    else:
+        image.save(fh, format="PNG", compress_level=1)
 
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, never a half-grey image

@@ -247,7 +247,7 @@ class EditWorker:
         self.announced = False
 
     def __call__(self, batch) -> dict[str, np.ndarray]:
-        o, events = self.options, []
+        o, events, redone = self.options, [], 0
         collector = _Collector()
         summary = RunSummary("", str(o.out_dir))
         recorder = Recorder(collector, summary)
@@ -272,6 +272,7 @@ class EditWorker:
                     else:
                         future.set_exception(value)
                     scheduler.take(Pending(item.row, future, fingerprint=item.fingerprint, note=item.note))
+                    redone += bool(item.note)
             scheduler.flush()
             scheduler.drain()
         finally:
@@ -279,6 +280,7 @@ class EditWorker:
             writer.close()
         events.extend({"kind": "row", "record": r} for r in collector.records)
         events.append({"kind": "images", "n": summary.images_written})
+        events.append({"kind": "redone", "n": redone})
         if not self.announced:
             self.announced = True
             events.append({"kind": "worker", "worker": self.worker})
@@ -424,14 +426,14 @@ class RayExecutor:
         kind, recorder = event["kind"], self.ctx.recorder
         if kind == "row":
             self._mark(event["record"]["line"])
-            if "note" in event["record"] and str(event["record"].get("note", "")).startswith("inputs changed"):
-                self.ctx.summary.redone += 1
             recorder.add_raw(event["record"])
         elif kind == "resumed":
             self._mark(event["line"])
             recorder.resumed(self.ctx.resume.record(event["id"]))
         elif kind == "images":
             recorder.count_images(event["n"])
+        elif kind == "redone":
+            self.ctx.summary.redone += event["n"]
         elif kind == "note":
             self.ctx.summary.warnings.append(event["text"])
         elif kind == "worker":

@@ -10,11 +10,10 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import IO, TYPE_CHECKING
-
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from ..atomic import OutputDir
+from ..data.images import encode_image
 from ..errors import RowError
 from ..thumbnails import write_thumbnails
 from .compose import compose_row, edit_fields, grid_name, photo_notes
@@ -24,17 +23,6 @@ from .rows import RowJob
 if TYPE_CHECKING:
     from ..align.options import AlignOptions
     from ..editor import Editor
-
-
-def encode_image(image: Image.Image, fh: IO[bytes], fmt: str) -> None:
-    """PNG (fast compression: the writer must keep up with the generator), high-quality JPEG, or
-    lossless WebP."""
-    if fmt == "jpg":
-        image.save(fh, format="JPEG", quality=95, subsampling=0)
-    elif fmt == "webp":
-        image.save(fh, format="WEBP", lossless=True)
-    else:
-        image.save(fh, format="PNG", compress_level=1)
 
 
 class OutputWriter:
