@@ -1,21 +1,30 @@
-"""Engine preparation for a new checkpoint: torch's dynamo exporter vs the direct ONNX writer.
+"""Engine preparation for a new checkpoint: what a first `run` does before its first image.
 
-What is timed is what a first `run --backend openvino` does before its first image: write the ONNX
-file, check its parity against PyTorch (ONNX Runtime session, seeded batch), write the sidecar, and
-compile it with OpenVINO. Both contenders run in this one process, interleaved (old, new, old, new
-...), each into a fresh engines folder, so load on a shared machine hits both alike; report the
-ratio, not the seconds.
+Contenders, each timed from the loaded checkpoint to an engine ready to run (in this one process,
+interleaved A B C A B C ..., each into a fresh engines folder, so load on a shared machine hits all
+alike; compare the ratios, not the seconds):
 
-    python benchmarks/engine_prep.py                 # default-width 128 px generator, 2 rounds
-    python benchmarks/engine_prep.py --rounds 3 --graph plain
-    python benchmarks/engine_prep.py --rounds 0 --inference 7   # only: do the two files run equally fast?
+  onnx file      the ONNX route: write the file with the direct writer, check its parity (ONNX Runtime
+                 session, seeded batch), write the sidecar (hashing the file), read and compile it
+                 with OpenVINO; what `--backend onnxruntime` and an explicit `--engine` start from
+  in memory      the default CPU engine: build the graph in memory, compile it, check it against
+                 PyTorch and record the check (engines.openvino_engine)
+  in memory, warm  the same on a later run: the recorded check is reused
+  torch exporter (with --torch-exporter) the ONNX route with torch's dynamo / legacy exporters
 
-``--inference N`` then times the two exported files themselves (OpenVINO the way `run` drives it, one
-batch of 8 per stream, and ONNX Runtime), N interleaved rounds, as the median of per-round ratios.
+    python benchmarks/engine_prep.py                     # default-width 128 px generator, 3 rounds
+    python benchmarks/engine_prep.py --compile-cache 3   # OpenVINO's CACHE_DIR: first and repeat compiles
+    python benchmarks/engine_prep.py --rounds 0 --inference 7   # do the two engines run equally fast?
+
+``--compile-cache N`` compiles the in-memory graph without a compiled-model cache, into an empty
+CACHE_DIR (a first run) and from a filled one (a repeat run), N interleaved rounds. ``--inference
+N`` times OpenVINO over the ONNX file against OpenVINO over the in-memory graph, the way `run`
+drives it (one batch of 8 per stream), N interleaved rounds, as the median of per-round ratios.
 """
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -27,14 +36,20 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import default_checkpoint, interleaved_times  # noqa: E402
 
 from attgan_batch.engines import artifacts  # noqa: E402
+from attgan_batch.engines.openvino_backend import OpenVinoBackend, compile_config, tanh_as_sigmoid  # noqa: E402
+from attgan_batch.engines.openvino_engine import prepare_openvino  # noqa: E402
+from attgan_batch.engines.openvino_graph import build_openvino_model  # noqa: E402
 from attgan_batch.model import load_checkpoint  # noqa: E402
 
-OLD = ("dynamo", "legacy")  # the exporters every export used before the direct writer
-NEW = ("direct", "dynamo", "legacy")
+TORCH_EXPORTERS = ("dynamo", "legacy")
 
 
-def prepare(loaded, engines: Path, exporters: tuple[str, ...], graph: str) -> dict[str, float]:
-    """Seconds of export + parity + sidecar, and of the OpenVINO compile, for one fresh engines folder."""
+def quiet(_message: str) -> None:
+    pass
+
+
+def prepare_file(loaded, engines: Path, exporters: tuple[str, ...] = ("direct",)) -> float:
+    """Seconds of export + parity + sidecar + OpenVINO read and compile, into a fresh engines folder."""
     real = artifacts.export_onnx
 
     def export_with(*args, **kwargs):
@@ -43,74 +58,115 @@ def prepare(loaded, engines: Path, exporters: tuple[str, ...], graph: str) -> di
     artifacts.export_onnx = export_with
     try:
         t0 = time.perf_counter()
-        art = artifacts.ensure_onnx(loaded, engines, graph=graph, log=lambda _m: None)
-        t1 = time.perf_counter()
+        art = artifacts.ensure_onnx(loaded, engines, log=quiet)
+        OpenVinoBackend(art.path, streams=None, meta=art.meta)
+        seconds = time.perf_counter() - t0
     finally:
         artifacts.export_onnx = real
-    assert art.built and art.meta["exporter"] == exporters[0], art.meta.get("notes")
-    from attgan_batch.engines.openvino_backend import OpenVinoBackend
-
-    OpenVinoBackend(art.path, streams=None)
-    t2 = time.perf_counter()
-    return {"export": t1 - t0, "compile": t2 - t1, "total": t2 - t0,
-            "parity": float(art.meta["parity"]["max_abs_diff"])}
+    assert art.built and art.meta["exporter"] == exporters[0] and art.meta["parity"]["status"] == "passed"
+    return seconds
 
 
-def compare_inference(loaded, work: Path, graph: str, rounds: int, batch: int = 8) -> None:
-    """Speed of the direct writer's file against torch's export of the same graph form."""
+def prepare_memory(loaded, engines: Path) -> float:
+    t0 = time.perf_counter()
+    backend = prepare_openvino(loaded, engines, log=quiet)
+    seconds = time.perf_counter() - t0
+    assert backend.parity["status"] == "passed"
+    return seconds
+
+
+def prepare_rounds(loaded, work: Path, rounds: int, torch_exporter: bool) -> None:
+    contenders = {
+        "onnx file": lambda r: prepare_file(loaded, work / f"file-{r}"),
+        "in memory": lambda r: prepare_memory(loaded, work / f"memory-{r}"),
+        "in memory, warm": lambda r: prepare_memory(loaded, work / "memory-warm"),
+    }
+    if torch_exporter:
+        contenders["torch exporter"] = lambda r: prepare_file(loaded, work / f"torch-{r}", TORCH_EXPORTERS)
+    prepare_memory(loaded, work / "memory-warm")  # first-use costs (OpenVINO plugin) for none, and the record
+    prepare_file(loaded, work / "warmup")
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for r in range(rounds):
+        for name, run in contenders.items():
+            times[name].append(run(r))
+        for folder in work.glob("file-*"):  # 321 MB each at default width
+            shutil.rmtree(folder, ignore_errors=True)
+        print(f"round {r + 1}: " + ", ".join(f"{name} {ts[-1]:.2f} s" for name, ts in times.items()), flush=True)
+    print(f"\nengine preparation, median of {rounds} interleaved rounds in one process (vs the onnx file route):")
+    base = times["onnx file"]
+    for name, ts in times.items():
+        ratios = [b / t for b, t in zip(base, ts)]
+        print(f"  {name:16s} {statistics.median(ts):6.2f} s   x{statistics.median(ratios):.2f} faster "
+              f"(rounds {min(ratios):.2f}-{max(ratios):.2f})")
+
+
+def compile_cache_rounds(loaded, work: Path, rounds: int) -> None:
+    """OpenVINO's compiled-model cache (CACHE_DIR) for the in-memory graph: first and repeat compiles."""
+    import openvino as ov
+
+    s = loaded.settings
+
+    def compile_with(cache: Path | None) -> float:
+        model = tanh_as_sigmoid(build_openvino_model(loaded.generator, img_size=s.img_size, n_attrs=s.n_attrs))
+        core = ov.Core()
+        if cache is not None:
+            core.set_property({"CACHE_DIR": str(cache)})
+        t0 = time.perf_counter()
+        core.compile_model(model, "CPU", compile_config(2, None))
+        return time.perf_counter() - t0
+
+    compile_with(None)
+    compile_with(work / "cache-warm")
+    times: dict[str, list[float]] = {"no cache": [], "empty CACHE_DIR": [], "filled CACHE_DIR": []}
+    for r in range(rounds):
+        times["no cache"].append(compile_with(None))
+        times["empty CACHE_DIR"].append(compile_with(work / f"cache-{r}"))
+        times["filled CACHE_DIR"].append(compile_with(work / "cache-warm"))
+        shutil.rmtree(work / f"cache-{r}", ignore_errors=True)
+    size = sum(f.stat().st_size for f in (work / "cache-warm").rglob("*") if f.is_file())
+    print(f"\nOpenVINO compile of the in-memory graph, median of {rounds} interleaved rounds "
+          f"(the cache holds {size / 1e6:.0f} MB per checkpoint):")
+    for name, ts in times.items():
+        ratios = [n / t for n, t in zip(times["no cache"], ts)]
+        print(f"  {name:17s} {statistics.median(ts):5.2f} s   x{statistics.median(ratios):.2f} the speed of no cache")
+
+
+def compare_inference(loaded, work: Path, rounds: int, batch: int = 8) -> None:
+    """Speed of OpenVINO over the in-memory graph against OpenVINO over the ONNX file of the same graph."""
     import torch
     from graph_forms import all_lanes
 
-    from attgan_batch.engines.export import export_onnx
-    from attgan_batch.engines.onnx_backend import OnnxRuntimeBackend
-    from attgan_batch.engines.openvino_backend import OpenVinoBackend, openvino_available
-
     s = loaded.settings
-    files = {name: export_onnx(loaded.generator, work / f"inference-{name}.onnx", img_size=s.img_size,
-                               n_attrs=s.n_attrs, graph=graph, exporters=exporters).path
-             for name, exporters in (("torch exporter", OLD), ("direct writer", ("direct",)))}
+    art = artifacts.ensure_onnx(loaded, work / "inference", log=quiet)
+    engines = {"onnx file": OpenVinoBackend(art.path), "in memory": prepare_openvino(loaded, work / "inference")}
     torch.manual_seed(0)
     images = torch.rand(batch, 3, s.img_size, s.img_size) * 2 - 1
     attrs = (torch.rand(batch, s.n_attrs) > 0.5).float() - 0.5
-    engines = [OpenVinoBackend, OnnxRuntimeBackend] if openvino_available() else [OnnxRuntimeBackend]
-    print(f"inference, {graph} graph, batch {batch} per lane, {rounds} interleaved rounds")
-    for engine in engines:
-        times = interleaved_times({name: all_lanes(engine(path), images, attrs) for name, path in files.items()},
-                                  rounds)
-        ratios = [old / new for old, new in zip(times["torch exporter"], times["direct writer"])]
-        print(f"  {engine.name}: direct writer's file x{statistics.median(ratios):.3f} the speed of torch's "
-              f"(per round {', '.join(f'{r:.2f}' for r in ratios)})", flush=True)
+    times = interleaved_times({name: all_lanes(engine, images, attrs) for name, engine in engines.items()}, rounds)
+    ratios = [f / m for f, m in zip(times["onnx file"], times["in memory"])]
+    print(f"\ninference, batch {batch} per lane, {rounds} interleaved rounds: the in-memory engine runs "
+          f"x{statistics.median(ratios):.3f} the speed of the ONNX file's (per round {', '.join(f'{r:.2f}' for r in ratios)})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--img-size", type=int, default=128)
-    parser.add_argument("--graph", choices=("cpu", "plain"), default="cpu")
-    parser.add_argument("--inference", type=int, default=0, metavar="N", help="also time inference, N rounds")
+    parser.add_argument("--torch-exporter", action="store_true", help="also time torch's exporters (~30 s a round)")
+    parser.add_argument("--compile-cache", type=int, default=0, metavar="N")
+    parser.add_argument("--inference", type=int, default=0, metavar="N")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="engine_prep_"))
-    loaded = load_checkpoint(default_checkpoint(work / "ckpt", img_size=args.img_size))
-    if args.inference:
-        compare_inference(loaded, work, args.graph, args.inference)
-    if args.rounds < 1:
-        return
-    results: dict[str, list[dict[str, float]]] = {"torch exporter": [], "direct writer": []}
-    prepare(loaded, work / "warmup", NEW, args.graph)  # first-use costs (imports, OpenVINO plugin) for neither
-    for r in range(args.rounds):
-        for name, exporters in (("torch exporter", OLD), ("direct writer", NEW)):
-            results[name].append(prepare(loaded, work / f"{name.split()[0]}-{r}", exporters, args.graph))
-            print(f"round {r} {name}: " + ", ".join(f"{k} {v:.3g}" for k, v in results[name][-1].items()),
-                  flush=True)
-    med = {name: {k: statistics.median(x[k] for x in rows) for k in rows[0]} for name, rows in results.items()}
-    old, new = med["torch exporter"], med["direct writer"]
-    print(f"\n{args.img_size} px default-width generator, {args.graph} graph, median of {args.rounds} interleaved "
-          "rounds in one process")
-    for name, m in med.items():
-        print(f"  {name:15s} export+parity {m['export']:6.2f} s  OpenVINO compile {m['compile']:5.2f} s  "
-              f"total {m['total']:6.2f} s  parity {m['parity']:.2g}")
-    print(f"  ratio torch exporter / direct writer: total {old['total'] / new['total']:.1f}x, "
-          f"export+parity {old['export'] / new['export']:.1f}x")
+    try:
+        loaded = load_checkpoint(default_checkpoint(work / "ckpt", img_size=args.img_size))
+        if args.rounds:
+            prepare_rounds(loaded, work, args.rounds, args.torch_exporter)
+        if args.compile_cache:
+            compile_cache_rounds(loaded, work, args.compile_cache)
+        if args.inference:
+            compare_inference(loaded, work, args.inference)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ def quiet(_message: str) -> None:
 
 
 # auto on a CPU: OpenVINO when the [openvino] extra is installed (it is in [dev]), else ONNX Runtime
-EXPECTED_CPU_AUTO = "openvino" if importlib.util.find_spec("openvino") else "onnxruntime"
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +105,8 @@ def test_legacy_exporter_is_the_fallback(monkeypatch, tiny_checkpoint, tmp_path)
     assert (OnnxRuntimeBackend(result.path).infer(x, a) - expected).abs().max() <= 1e-4
 
 
-def test_select_auto_on_cpu_exports_once_then_reuses(monkeypatch, tiny_checkpoint, tmp_path):
+def test_onnx_engines_export_once_then_reuse(monkeypatch, tiny_checkpoint, tmp_path):
+    """ONNX Runtime (and OpenVINO given an export) run the checkpoint's cached ONNX file."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     calls = []
     real_export = artifacts.export_onnx
@@ -115,15 +115,15 @@ def test_select_auto_on_cpu_exports_once_then_reuses(monkeypatch, tiny_checkpoin
     engines = tmp_path / "engines"
     logs: list[str] = []
 
-    first = select_backend(loaded, EngineOptions(backend="auto", engines_dir=engines), log=logs.append)
-    assert first.name == EXPECTED_CPU_AUTO and len(calls) == 1
+    first = select_backend(loaded, EngineOptions(backend="onnxruntime", engines_dir=engines), log=logs.append)
+    assert first.name == "onnxruntime" and len(calls) == 1
     assert any("exported" in line for line in logs)
     cached = onnx_path(engines, loaded.sha256, "fp32")
     assert first.describe()["engine"] == str(cached) and sidecar_path(cached).is_file()
 
     logs.clear()
-    second = select_backend(loaded, EngineOptions(backend="auto", engines_dir=engines), log=logs.append)
-    assert second.name == EXPECTED_CPU_AUTO and len(calls) == 1, "second call must reuse the cached export"
+    second = select_backend(loaded, EngineOptions(backend="onnxruntime", engines_dir=engines), log=logs.append)
+    assert second.name == "onnxruntime" and len(calls) == 1, "second call must reuse the cached export"
     assert any("cached" in line for line in logs)
     x, a = export.parity_inputs(32, 13, batch=4)
     with torch.inference_mode():
@@ -131,12 +131,17 @@ def test_select_auto_on_cpu_exports_once_then_reuses(monkeypatch, tiny_checkpoin
     assert (second.infer(x, a) - expected).abs().max() <= 1e-4
 
     cached.write_bytes(cached.read_bytes() + b"\0")  # tampered or half-written file: exported again
-    select_backend(loaded, EngineOptions(backend="auto", engines_dir=engines), log=logs.append)
+    select_backend(loaded, EngineOptions(backend="onnxruntime", engines_dir=engines), log=logs.append)
     assert len(calls) == 2 and any("changed since built" in line for line in logs)
 
 
-def test_auto_without_onnxruntime_falls_back_to_torch(monkeypatch, tiny_checkpoint, tmp_path):
+def test_auto_without_onnxruntime_uses_openvino_alone_and_without_either_torch(monkeypatch, tiny_checkpoint, tmp_path):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    if importlib.util.find_spec("openvino") is not None:  # its engine needs no ONNX packages
+        backend = select_backend(load_checkpoint(tiny_checkpoint),
+                                 EngineOptions(backend="auto", device="cpu", engines_dir=tmp_path), log=quiet)
+        assert backend.name == "openvino"
+        monkeypatch.setitem(sys.modules, "openvino", None)
     logs: list[str] = []
     backend = select_backend(load_checkpoint(tiny_checkpoint), EngineOptions(backend="auto", device="cpu", engines_dir=tmp_path), log=logs.append)
     assert backend.name == "torch"

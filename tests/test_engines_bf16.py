@@ -18,6 +18,7 @@ from attgan_batch.cli import main  # noqa: E402
 from attgan_batch.defaults import demo_checkpoint  # noqa: E402
 from attgan_batch.engines import export, select_backend  # noqa: E402
 from attgan_batch.engines.openvino_backend import bf16_missing  # noqa: E402
+from attgan_batch.engines.openvino_engine import record_path  # noqa: E402
 from attgan_batch.engines.options import EngineOptions  # noqa: E402
 from attgan_batch.errors import EngineUnavailable  # noqa: E402
 from attgan_batch.model import load_checkpoint  # noqa: E402
@@ -52,7 +53,10 @@ def test_bf16_engine_is_bf16_and_within_its_tolerance(model, request, tmp_path):
     bf16, fp32 = _bf16_and_fp32(loaded, tmp_path / "engines")
     assert bf16.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name() == "bf16"
     assert fp32.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name() == "f32"
-    assert bf16.path == fp32.path, "bf16 runs over the fp32 graph: one export for both"
+    engines = tmp_path / "engines"
+    bf16_record = json.loads(record_path(engines, loaded.sha256, "bf16").read_text())
+    assert bf16_record["parity"]["tolerance"] == export.TOLERANCE["bf16"], "each precision is checked on its own"
+    assert json.loads(record_path(engines, loaded.sha256, "fp32").read_text())["parity"]["status"] == "passed"
     info = bf16.describe()
     assert info["precision"] == "bf16" and info["graph_precision"] == "fp32"
     assert info["parity_tolerance"] == export.TOLERANCE["bf16"]

@@ -2,7 +2,9 @@
 
 Every written graph must compute what the PyTorch generator computes (<= 1e-4, the export's fp32
 tolerance) on the shared reference fixture, a style model and the bundled demo model; when the
-writer cannot translate a generator, or its graph disagrees, torch's exporter takes over.
+writer cannot translate a generator, or its graph disagrees, torch's exporter takes over. The
+writer encodes the protobuf itself: the real ``onnx`` package must parse every file to exactly the
+model ``onnx.helper`` builds from the same graph.
 """
 from __future__ import annotations
 
@@ -193,9 +195,89 @@ def test_layer_limits_choose_which_layers_take_the_gemm_forms(tiny_checkpoint):
     generator = load_checkpoint(tiny_checkpoint).generator  # 32 px, 3 + 3 layers: sides 16, 8, 4
 
     def ops(**limits):
-        model = onnx_writer.build_model(generator, img_size=32, n_attrs=13, layer_limits=limits).model
+        model = onnx_writer.build_model(generator, img_size=32, n_attrs=13, layer_limits=limits).to_proto()
         return [node.op_type for node in model.graph.node]
 
     assert "MatMul" not in ops(max_conv_side=0, max_deconv_side=0)
     assert ops(max_conv_side=4, max_deconv_side=0).count("MatMul") == 1
     assert ops(max_conv_side=0, max_deconv_side=8).count("MatMul") == 2 * (1 + 36 + 1)
+
+
+class _HelperGraph:
+    """The same graph builder written with ``onnx.helper``: the reference encoding to compare with."""
+
+    def __init__(self, dtype):
+        self.dtype, self.nodes, self.inputs, self.outputs, self.initializers = dtype, [], [], [], []
+        self.count = 0
+
+    def name(self, hint):
+        self.count += 1
+        return f"{hint}_{self.count}"
+
+    def const(self, hint, value, dtype=None):
+        import numpy as np
+        from onnx import numpy_helper
+
+        if isinstance(value, torch.Tensor):
+            value = value.detach().numpy()
+        name = self.name(hint)
+        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value, dtype=dtype or self.dtype), name))
+        return name
+
+    def ints(self, hint, values):
+        import numpy as np
+
+        return self.const(hint, np.asarray(values, dtype=np.int64), np.int64)
+
+    def op(self, op_type, inputs, hint=None, **attributes):
+        out = self.name(hint or op_type.lower())
+        self.nodes.append(onnx.helper.make_node(op_type, inputs, [out], **attributes))
+        return out
+
+    def input(self, name, shape):
+        self.inputs.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, shape))
+        return name
+
+    def output(self, name, value, shape):
+        self.nodes.append(onnx.helper.make_node("Identity", [value], [name]))
+        self.outputs.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, shape))
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+@pytest.mark.parametrize("graph", GRAPHS)
+def test_hand_encoded_protobuf_equals_onnx_helpers_model(graph, precision, tmp_path):
+    import numpy as np
+
+    from attgan_batch import __version__
+    from attgan_batch.engines.graph_writer import write_generator
+
+    loaded = load_checkpoint(write_checkpoint(tmp_path / "styled", style={"Eyeglasses": 2}, inject_layers=1,
+                                              enc_norm="instancenorm", dec_acti="lrelu"))
+    helper_graph = _HelperGraph(np.float16 if precision == "fp16" else np.float32)
+    write_generator(helper_graph, loaded.generator, img_size=32, n_attrs=13, precision=precision, graph=graph)
+    expected = onnx.helper.make_model(
+        onnx.helper.make_graph(helper_graph.nodes, "attgan_generator", helper_graph.inputs, helper_graph.outputs,
+                               helper_graph.initializers),
+        opset_imports=[onnx.helper.make_opsetid("", 18)], ir_version=onnx_writer.IR_VERSION,
+        producer_name="attgan-batch", producer_version=__version__)
+    written = onnx_writer.build_model(loaded.generator, img_size=32, n_attrs=13, precision=precision, graph=graph)
+    assert written.to_proto() == expected
+    ops = {node.op_type for node in expected.graph.node}
+    assert {"InstanceNormalization", "LeakyRelu", "Concat", "Expand"} <= ops  # float, int and ints attributes
+    assert precision == "fp32" or "Cast" in ops
+
+
+def test_writing_an_onnx_file_does_not_import_the_onnx_package(tiny_checkpoint, tmp_path):
+    """Its import alone (~0.4 s) cost more than writing the default-width graph."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from attgan_batch.model import load_checkpoint; "
+            "from attgan_batch.engines.onnx_writer import write_onnx; "
+            f"g = load_checkpoint({str(tiny_checkpoint)!r}).generator; "
+            f"write_onnx(g, {str(tmp_path / 'g.onnx')!r}, img_size=32, n_attrs=13); "
+            "print('onnx' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+    onnx.checker.check_model(onnx.load(str(tmp_path / "g.onnx")), full_check=True)

@@ -105,8 +105,15 @@ def test_a_plain_torch_run_does_not_import_torchvision_cv2_or_engines(tiny_check
     assert loaded == [], f"a plain --backend torch run imported {loaded}"
 
 
-def test_a_run_that_exports_its_engine_needs_neither_torchvision_cv2_nor_torchs_exporter(tiny_checkpoint, tmp_path):
-    pytest.importorskip("onnxruntime")
+def test_a_first_auto_run_imports_openvino_and_nothing_else_heavy(tiny_checkpoint, tmp_path):
+    """The default CPU engine is built in memory: no ONNX package, no torchvision or OpenCV."""
+    pytest.importorskip("openvino")
     loaded = lean_run(tiny_checkpoint, tmp_path, "--backend", "auto", "--device", "cpu")
-    assert "onnx" in loaded, "the engine was exported in this process"
-    assert not {"torchvision", "cv2", "onnxscript", "ray"} & set(loaded), loaded
+    assert loaded == ["openvino"], loaded
+
+
+def test_a_run_that_exports_its_engine_needs_neither_torchvision_cv2_nor_the_onnx_package(tiny_checkpoint, tmp_path):
+    pytest.importorskip("onnxruntime")
+    loaded = lean_run(tiny_checkpoint, tmp_path, "--backend", "onnxruntime")
+    assert list((tmp_path / "engines").glob("*/generator-fp32.onnx")), "the engine was exported in this process"
+    assert loaded == ["onnxruntime"], loaded

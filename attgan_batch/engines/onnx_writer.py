@@ -1,20 +1,15 @@
-"""Write the generator's ONNX graph straight from its layers, in well under a second.
+"""Write the generator's ONNX file straight from its layers (:mod:`.graph_writer`), in well under a second.
 
-Why not torch.onnx.export: the dynamo exporter and its optimiser took 25-35 s for the default-width
-128 px generator, the legacy one ~6 s, while the graph is a fixed, small set of layer kinds (4x4
-stride-2 convolutions and transposed convolutions, BatchNorm or InstanceNorm, ReLU / LeakyReLU /
-Tanh / Sigmoid, attribute tiling, concatenations, an optional style input). This module writes
-exactly that graph with ``onnx.helper``: BatchNorm folded into the (transposed) convolution in
-float64, and with ``graph="cpu"`` the small-spatial layers in the exact GEMM / Winograd forms of
-:mod:`.gemm_layers` (same layer choice, same weight transforms). ``graph="plain"`` keeps every layer a
-``Conv`` / ``ConvTranspose`` node (TensorRT picks its own convolution tactics).
-
-It never guesses: a module it does not know raises :class:`WriterUnsupported`, and the export then
-falls back to torch's exporters (engines.export). Every written graph goes through the same parity
-check against the untouched PyTorch model as any other export.
+The protobuf is encoded here, by hand, for the handful of ONNX messages the graph needs (model,
+graph, node, attribute, tensor, value info). Why not ``onnx.helper``: importing the ``onnx`` package
+costs ~0.4 s (its ml_dtypes extension) at every first run of a checkpoint, more than writing the
+whole graph. The encoding follows onnx.proto's field numbers; the tests parse every written file
+with the real ``onnx`` package, run ``onnx.checker`` on it and run it in ONNX Runtime and OpenVINO.
+Weights are streamed into the file from their arrays, never copied into one big message.
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,24 +18,82 @@ import numpy as np
 import torch
 from torch import nn
 
-from .gemm_layers import is_k4s2p1, small_spatial_layers, winograd_filter_transform, winograd_transforms
+from .graph_writer import FLOAT, FLOAT16, GRAPHS, WriterUnsupported, write_generator  # noqa: F401 - re-exported
 
-GRAPHS = ("cpu", "plain")
 IR_VERSION = 10  # what torch 2.14's exporter writes; read by ONNX Runtime, OpenVINO and TensorRT
-_ACTIVATIONS = {nn.ReLU: "Relu", nn.Tanh: "Tanh", nn.Sigmoid: "Sigmoid"}
+_ELEM_TYPE = {np.dtype(np.float32): FLOAT, np.dtype(np.float16): FLOAT16, np.dtype(np.int64): 7}
+_ATTR_FLOAT, _ATTR_INT, _ATTR_INTS = 1, 2, 7  # AttributeProto.AttributeType
 
 
-class WriterUnsupported(ValueError):
-    """The generator contains something this writer does not translate (then torch's exporter is used)."""
+def _varint(n: int) -> bytes:
+    n &= (1 << 64) - 1  # int64 as two's complement, as protobuf encodes negative numbers
+    out = bytearray()
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out.append(low | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _tag(field_number: int, wire_type: int) -> bytes:
+    return _varint(field_number << 3 | wire_type)
+
+
+def _key(field_number: int, length: int) -> bytes:
+    """A length-delimited field's tag and length (its payload follows)."""
+    return _tag(field_number, 2) + _varint(length)
+
+
+def _message(field_number: int, payload: bytes) -> bytes:
+    return _key(field_number, len(payload)) + payload
+
+
+def _string(field_number: int, text: str) -> bytes:
+    return _message(field_number, text.encode())
+
+
+def _int(field_number: int, value: int) -> bytes:
+    return _tag(field_number, 0) + _varint(value)
+
+
+def _attribute(name: str, value: Any) -> bytes:
+    """AttributeProto: name 1, f 2, i 3, ints 8, type 20."""
+    if isinstance(value, float):
+        return _string(1, name) + _tag(2, 5) + struct.pack("<f", value) + _int(20, _ATTR_FLOAT)
+    if isinstance(value, (int, np.integer)):
+        return _string(1, name) + _int(3, int(value)) + _int(20, _ATTR_INT)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, np.integer)) for v in value):
+        return _string(1, name) + b"".join(_int(8, int(v)) for v in value) + _int(20, _ATTR_INTS)
+    raise TypeError(f"attribute {name}={value!r}: the writer encodes floats, ints and lists of ints")
+
+
+def _node(op_type: str, inputs: list[str], output: str, attributes: dict[str, Any]) -> bytes:
+    """NodeProto: input 1, output 2, op_type 4, attribute 5."""
+    return (b"".join(_string(1, name) for name in inputs) + _string(2, output) + _string(4, op_type)
+            + b"".join(_message(5, _attribute(k, v)) for k, v in sorted(attributes.items())))
+
+
+def _value_info(name: str, elem_type: int, shape: list[Any]) -> bytes:
+    """ValueInfoProto (name 1, type 2) of a tensor: TypeProto.tensor_type 1 -> elem_type 1, shape 2 ->
+    dim 1 -> dim_value 1 or dim_param 2."""
+    dims = b"".join(_message(1, _string(2, d) if isinstance(d, str) else _int(1, d)) for d in shape)
+    return _string(1, name) + _message(2, _message(1, _int(1, elem_type) + _message(2, dims)))
+
+
+def _tensor_head(name: str, array: np.ndarray) -> bytes:
+    """TensorProto without its data: dims 1, data_type 2, name 8 (raw_data 9 follows)."""
+    return b"".join(_int(1, d) for d in array.shape) + _int(2, _ELEM_TYPE[array.dtype]) + _string(8, name)
 
 
 @dataclass
-class _Graph:
-    """Nodes and initialisers being collected, with unique names."""
+class OnnxGraph:
+    """A :class:`.graph_writer.GraphBuilder` that collects encoded nodes and keeps initialisers as arrays."""
 
-    dtype: Any  # numpy dtype of weights and activations (float32, or float16 for --precision fp16)
-    nodes: list[Any] = field(default_factory=list)
-    initializers: list[Any] = field(default_factory=list)
+    dtype: Any
+    nodes: list[bytes] = field(default_factory=list)
+    inputs: list[bytes] = field(default_factory=list)
+    outputs: list[bytes] = field(default_factory=list)
+    initializers: list[tuple[str, np.ndarray]] = field(default_factory=list)
     count: int = 0
 
     def name(self, hint: str) -> str:
@@ -48,7 +101,6 @@ class _Graph:
         return f"{hint}_{self.count}"
 
     def const(self, hint: str, value: Any, dtype: Any = None) -> str:
-        """A new initialiser; ``value`` (numpy or torch) is kept as it is and serialised once, when written."""
         if isinstance(value, torch.Tensor):
             value = value.detach().cpu().numpy()
         array = np.ascontiguousarray(value, dtype=dtype or self.dtype)
@@ -60,284 +112,76 @@ class _Graph:
         return self.const(hint, np.asarray(values, dtype=np.int64), np.int64)
 
     def op(self, op_type: str, inputs: list[str], hint: str | None = None, **attributes: Any) -> str:
-        from onnx import helper
-
         out = self.name(hint or op_type.lower())
-        self.nodes.append(helper.make_node(op_type, inputs, [out], **attributes))
+        self.nodes.append(_node(op_type, inputs, out, attributes))
         return out
 
+    def input(self, name: str, shape: list[Any]) -> str:
+        self.inputs.append(_value_info(name, FLOAT, shape))
+        return name
 
-def _folded(block: nn.Module, transposed: bool) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None,
-                                                         nn.Module | None, nn.Module | None]:
-    """(weight, BatchNorm scale per output channel or None, bias or None, InstanceNorm or None, activation or None).
-
-    The scale is not applied here: each layer form multiplies it in while writing its own weight layout
-    (one pass over the weights; this machine copies ~1 GB/s)."""
-    layers = list(block.layers)
-    conv = layers.pop(0)
-    kind = nn.ConvTranspose2d if transposed else nn.Conv2d
-    if type(conv) is not kind or not is_k4s2p1(conv):
-        raise WriterUnsupported(f"expected a 4x4 stride-2 {kind.__name__}, found {conv!r}")
-    weight = conv.weight.detach().float()
-    bias = None if conv.bias is None else conv.bias.detach().double()
-    scale = instance_norm = activation = None
-    if layers and isinstance(layers[0], (nn.BatchNorm2d, nn.InstanceNorm2d)):
-        norm = layers.pop(0)
-        if type(norm) is nn.BatchNorm2d:
-            if norm.running_mean is None or norm.running_var is None or not norm.affine:
-                raise WriterUnsupported(f"BatchNorm2d without running statistics or affine parameters: {norm!r}")
-            scale = norm.weight.detach().double() / torch.sqrt(norm.running_var.double() + norm.eps)
-            shift = norm.bias.detach().double() - norm.running_mean.double() * scale
-            bias = shift if bias is None else bias * scale + shift
-        elif type(norm) is nn.InstanceNorm2d and norm.affine and not norm.track_running_stats:
-            instance_norm = norm
-        else:
-            raise WriterUnsupported(f"unsupported normalisation {norm!r}")
-    if layers:
-        activation = layers.pop(0)
-        if type(activation) not in (*_ACTIVATIONS, nn.LeakyReLU):
-            raise WriterUnsupported(f"unsupported activation {activation!r}")
-    if layers:
-        raise WriterUnsupported(f"unexpected layers after the activation: {layers!r}")
-    return weight, None if scale is None else scale.float(), bias, instance_norm, activation
-
-
-def _scaled(weight: torch.Tensor, permutation: tuple[int, ...], scale: torch.Tensor | None,
-            out_axis: int) -> torch.Tensor:
-    """``weight.permute(permutation)``, contiguous, times ``scale`` along ``out_axis`` of the result: one pass."""
-    view = weight.permute(permutation)
-    out = torch.empty(view.shape, dtype=torch.float32)
-    if scale is None:
-        return out.copy_(view)
-    shape = [1] * view.dim()
-    shape[out_axis] = -1
-    return torch.mul(view, scale.reshape(shape), out=out)
-
-
-def _after(g: _Graph, x: str, instance_norm: nn.Module | None, activation: nn.Module | None, hint: str) -> str:
-    if instance_norm is not None:
-        x = g.op("InstanceNormalization", [x, g.const(f"{hint}.in_scale", instance_norm.weight.float()),
-                                           g.const(f"{hint}.in_bias", instance_norm.bias.float())],
-                 epsilon=float(instance_norm.eps))
-    if activation is None:
-        return x
-    if isinstance(activation, nn.LeakyReLU):
-        return g.op("LeakyRelu", [x], alpha=float(activation.negative_slope))
-    return g.op(_ACTIVATIONS[type(activation)], [x])
-
-
-def _bias(g: _Graph, bias: torch.Tensor, hint: str, shape: tuple[int, ...] = (-1,)) -> str:
-    return g.const(f"{hint}.bias", bias.float().reshape(shape))
-
-
-def _conv(g: _Graph, x: str, weight: torch.Tensor, scale: torch.Tensor | None, bias: torch.Tensor | None, hint: str,
-          transposed: bool) -> str:
-    """A plain Conv / ConvTranspose node (both keep torch's weight layout; out channels on axis 0 / 1)."""
-    inputs = [x, g.const(f"{hint}.weight", _scaled(weight, (0, 1, 2, 3), scale, 1 if transposed else 0))]
-    if bias is not None:
-        inputs.append(_bias(g, bias, hint))
-    return g.op("ConvTranspose" if transposed else "Conv", inputs, kernel_shape=[4, 4], strides=[2, 2],
-                pads=[1, 1, 1, 1])
-
-
-def _conv_gemm(g: _Graph, x: str, weight: torch.Tensor, scale: torch.Tensor | None, bias: torch.Tensor | None,
-               side: int, hint: str) -> str:
-    """gemm_layers.ConvAsGemm: 16 strided taps concatenated (im2col), one MatMul, back to NCHW."""
-    out, cin = weight.shape[:2]
-    oh = side // 2
-    xp = g.op("Pad", [x, g.ints("pads", [0, 0, 1, 1, 0, 0, 1, 1])])
-    axes, steps = g.ints("axes", [2, 3]), g.ints("steps", [2, 2])
-    taps = [g.op("Slice", [xp, g.ints("starts", [ky, kx]), g.ints("ends", [ky + 2 * oh, kx + 2 * oh]), axes, steps])
-            for ky in range(4) for kx in range(4)]
-    cols = g.op("Concat", taps, axis=1)
-    cols = g.op("Reshape", [g.op("Transpose", [cols], perm=[0, 2, 3, 1]), g.ints("shape", [-1, 16 * cin])])
-    matrix = _scaled(weight, (2, 3, 1, 0), scale, 3).reshape(16 * cin, out)  # gemm_layers.gemm_weight, scaled
-    y = g.op("MatMul", [cols, g.const(f"{hint}.gemm_weight", matrix)])
-    if bias is not None:
-        y = g.op("Add", [y, _bias(g, bias, hint)])
-    y = g.op("Reshape", [y, g.ints("shape", [-1, oh, oh, out])])
-    return g.op("Transpose", [y], perm=[0, 3, 1, 2])
-
-
-def _deconv_winograd(g: _Graph, x: str, weight: torch.Tensor, scale: torch.Tensor | None, bias: torch.Tensor | None,
-                     side: int, hint: str) -> str:
-    """gemm_layers.ConvTransposeWinograd: 16 input taps -> 36 transformed, 36 MatMuls, 36 -> 16 outputs."""
-    cin, co = weight.shape[:2]
-    t = side // 2
-    input_transform, output_transform = winograd_transforms()
-    taps_weight = _scaled(weight, (2, 3, 0, 1), scale, 3).reshape(16, cin * co)  # (ky, kx, in, out)
-    # gemm_layers.winograd_weight, in float32: the transform's entries are 0 and 1, each value a sum of <= 4 weights
-    u = (winograd_filter_transform().float() @ taps_weight).reshape(36, cin, co)
-    xp = g.op("Pad", [x, g.ints("pads", [0, 0, 1, 1, 0, 0, 1, 1])])
-    xp = g.op("Reshape", [g.op("Transpose", [xp], perm=[0, 2, 3, 1]), g.ints("shape", [-1, t + 1, 2, t + 1, 2, cin])])
-    axes, tap_shape = g.ints("axes", [1, 2, 3, 4]), g.ints("shape", [1, -1, t, t, cin])
-    taps = []
-    for j in range(4):
-        for k in range(4):
-            starts = [j // 2, j % 2, k // 2, k % 2]
-            ends = [j // 2 + t, j % 2 + 1, k // 2 + t, k % 2 + 1]
-            tap = g.op("Slice", [xp, g.ints("starts", starts), g.ints("ends", ends), axes])
-            taps.append(g.op("Reshape", [tap, tap_shape]))
-    v = g.op("Reshape", [g.op("Concat", taps, axis=0), g.ints("shape", [16, -1])])
-    v = g.op("MatMul", [g.const(f"{hint}.input_transform", input_transform), v])
-    v = g.op("Reshape", [v, g.ints("shape", [36, -1, cin])])
-    products = []
-    for i in range(36):  # 36 plain GEMMs: the fastest form measured (gemm_layers)
-        vi = g.op("Gather", [v, g.const("index", np.asarray(i, dtype=np.int64), np.int64)], axis=0)
-        mi = g.op("MatMul", [vi, g.const(f"{hint}.winograd_weight{i}", u[i])])
-        products.append(g.op("Unsqueeze", [mi, g.ints("axes", [0])]))
-    m = g.op("Reshape", [g.op("Concat", products, axis=0), g.ints("shape", [36, -1])])
-    y = g.op("MatMul", [g.const(f"{hint}.output_transform", output_transform), m])
-    y = g.op("Reshape", [y, g.ints("shape", [4, 4, -1, t, t, co])])
-    y = g.op("Transpose", [y], perm=[2, 5, 3, 0, 4, 1])
-    y = g.op("Reshape", [y, g.ints("shape", [-1, co, 2 * side, 2 * side])])
-    if bias is not None:
-        y = g.op("Add", [y, _bias(g, bias, hint, (-1, 1, 1))])
-    return y
-
-
-def _tile(g: _Graph, cond: str, side: int) -> str:
-    """Attribute (+ style) vector (N, A) broadcast to (N, A, side, side)."""
-    return g.op("Expand", [g.op("Unsqueeze", [cond, g.ints("axes", [2, 3])]), g.ints("shape", [1, 1, side, side])])
-
-
-def check_supported(generator: nn.Module) -> None:
-    """WriterUnsupported unless ``generator`` is this package's Generator (the writer reads its structure)."""
-    from ..model import Generator
-
-    if type(generator) is not Generator:
-        raise WriterUnsupported(f"the direct writer translates attgan_batch's Generator, "
-                                f"not {type(generator).__name__}")
-
-
-def build_model(generator: nn.Module, *, img_size: int, n_attrs: int, precision: str = "fp32", graph: str = "cpu",
-                opset: int = 18, layer_limits: dict[str, int] | None = None) -> "WrittenGraph":
-    """The generator's ONNX graph (inputs image, attributes[, style]; output edited), weights kept as arrays.
-
-    ``precision="fp16"``: fp16 weights and compute, fp32 inputs and outputs through Cast nodes.
-    ``layer_limits``: other ``max_conv_side`` / ``max_deconv_side`` for the "cpu" form's layer choice
-    (gemm_layers.small_spatial_layers), only so that `benchmarks/graph_forms.py` can compare them."""
-    from onnx import TensorProto, helper
-
-    from .graph_io import INPUT_NAMES, OUTPUT_NAME, STYLE_INPUT
-
-    if graph not in GRAPHS:
-        raise ValueError(f"graph must be one of {GRAPHS}, got {graph!r}")
-    if precision not in ("fp32", "fp16"):
-        raise ValueError(f"the ONNX writer writes fp32 or fp16 graphs, not {precision!r}")
-    check_supported(generator)
-    n_style = int(getattr(generator, "n_style", 0))
-    if generator.n_attrs != n_attrs:
-        raise WriterUnsupported(f"the generator takes {generator.n_attrs} attributes, not {n_attrs}")
-    g = _Graph(np.float16 if precision == "fp16" else np.float32)
-    onnx_type = TensorProto.FLOAT16 if precision == "fp16" else TensorProto.FLOAT
-
-    def cast_in(name: str) -> str:
-        return g.op("Cast", [name], to=onnx_type) if precision == "fp16" else name
-
-    n_enc, n_dec = len(generator.enc_layers), len(generator.dec_layers)
-    gemm_convs, winograd_deconvs = (small_spatial_layers(img_size, n_enc, n_dec, **(layer_limits or {}))
-                                    if graph == "cpu" else (set(), set()))
-    x, side, zs = cast_in(INPUT_NAMES[0]), img_size, []
-    for i, block in enumerate(generator.enc_layers):
-        weight, scale, bias, norm, act = _folded(block, transposed=False)
-        hint = f"enc_layers.{i}"
-        if i in gemm_convs:
-            x = _conv_gemm(g, x, weight, scale, bias, side, hint)
-        else:
-            x = _conv(g, x, weight, scale, bias, hint, False)
-        x = _after(g, x, norm, act, hint)
-        side //= 2
-        zs.append(x)
-    cond = cast_in(INPUT_NAMES[1])
-    if n_style:
-        cond = g.op("Concat", [cond, cast_in(STYLE_INPUT)], axis=1)
-    z = g.op("Concat", [zs[-1], _tile(g, cond, side)], axis=1)
-    for i, block in enumerate(generator.dec_layers):
-        weight, scale, bias, norm, act = _folded(block, transposed=True)
-        hint = f"dec_layers.{i}"
-        if i in winograd_deconvs:
-            z = _deconv_winograd(g, z, weight, scale, bias, side, hint)
-        else:
-            z = _conv(g, z, weight, scale, bias, hint, True)
-        z = _after(g, z, norm, act, hint)
-        side *= 2
-        if generator.shortcut_layers > i:
-            z = g.op("Concat", [z, zs[n_dec - 2 - i]], axis=1)
-        if generator.inject_layers > i:
-            z = g.op("Concat", [z, _tile(g, cond, side)], axis=1)
-    if precision == "fp16":
-        z = g.op("Cast", [z], to=TensorProto.FLOAT)
-    g.nodes.append(helper.make_node("Identity", [z], [OUTPUT_NAME]))
-
-    inputs = [helper.make_tensor_value_info(INPUT_NAMES[0], TensorProto.FLOAT, ["batch", 3, img_size, img_size]),
-              helper.make_tensor_value_info(INPUT_NAMES[1], TensorProto.FLOAT, ["batch", n_attrs])]
-    if n_style:
-        inputs.append(helper.make_tensor_value_info(STYLE_INPUT, TensorProto.FLOAT, ["batch", n_style]))
-    output = helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", 3, img_size, img_size])
-    body = helper.make_graph(g.nodes, "attgan_generator", inputs, [output])
-    from .. import __version__
-
-    model = helper.make_model(body, opset_imports=[helper.make_opsetid("", opset)], ir_version=IR_VERSION,
-                              producer_name="attgan-batch", producer_version=__version__)
-    return WrittenGraph(model, g.initializers)
+    def output(self, name: str, value: str, shape: list[Any]) -> None:
+        self.nodes.append(_node("Identity", [value], name, {}))
+        self.outputs.append(_value_info(name, FLOAT, shape))
 
 
 @dataclass
 class WrittenGraph:
-    """An ONNX model without its initialisers, plus the initialisers as (name, numpy array)."""
+    """An encoded ONNX model whose initialisers are still (name, numpy array) pairs."""
 
-    model: Any  # onnx.ModelProto, graph.initializer empty
+    head: bytes  # ModelProto fields other than the graph
+    graph: bytes  # GraphProto fields other than the initialisers
     initializers: list[tuple[str, np.ndarray]]
 
-    def to_proto(self) -> Any:
-        """The complete ``onnx.ModelProto`` in memory (tests, small models; a copy of every weight)."""
-        from onnx import numpy_helper
-
-        model = type(self.model)()
-        model.CopyFrom(self.model)
-        model.graph.initializer.extend(numpy_helper.from_array(a, name) for name, a in self.initializers)
-        return model
+    def _pieces(self) -> list[tuple[bytes, np.ndarray]]:
+        pieces = []
+        for name, array in self.initializers:
+            data = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("<"), copy=False))
+            meta = _tensor_head(name, array)
+            tensor_len = len(meta) + len(_key(9, data.nbytes)) + data.nbytes
+            pieces.append((_key(5, tensor_len) + meta + _key(9, data.nbytes), data))  # GraphProto.initializer 5
+        return pieces
 
     def write(self, path: str | Path) -> None:
-        """Serialise to ``path``, streaming each weight from its array (no in-memory copy of the whole model,
-        which would cost a pass over ~300 MB at default width).
-
-        The bytes are plain protobuf: ModelProto field 7 (graph) holds the serialised GraphProto, whose
-        field 5 entries (initializer) are TensorProtos with their field 9 (raw_data), little-endian."""
-        from onnx import TensorProto, helper
-
-        head = type(self.model)()
-        head.CopyFrom(self.model)
-        head.ClearField("graph")
-        graph = self.model.graph.SerializeToString()
-        pieces: list[tuple[bytes, np.ndarray]] = []
-        for name, array in self.initializers:
-            meta = TensorProto(name=name, dims=array.shape,
-                               data_type=helper.np_dtype_to_tensor_dtype(array.dtype)).SerializeToString()
-            data = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("<"), copy=False))
-            tensor_len = len(meta) + len(_key(9, data.nbytes)) + data.nbytes
-            pieces.append((_key(5, tensor_len) + meta + _key(9, data.nbytes), data))
-        graph_len = len(graph) + sum(len(prefix) + data.nbytes for prefix, data in pieces)
+        """Serialise to ``path``, streaming each weight from its array (no in-memory copy of the whole
+        model, which would cost a pass over ~300 MB at default width)."""
+        pieces = self._pieces()
+        graph_len = len(self.graph) + sum(len(prefix) + data.nbytes for prefix, data in pieces)
         with open(path, "wb") as fh:
-            fh.write(head.SerializeToString() + _key(7, graph_len) + graph)
+            fh.write(self.head + _key(7, graph_len) + self.graph)  # ModelProto.graph 7
             for prefix, data in pieces:
                 fh.write(prefix)
                 fh.write(memoryview(data).cast("B"))
 
+    def to_bytes(self) -> bytes:
+        """The whole file in memory (tests, small models)."""
+        pieces = self._pieces()
+        body = self.graph + b"".join(prefix + data.tobytes() for prefix, data in pieces)
+        return self.head + _message(7, body)
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+    def to_proto(self) -> Any:
+        """The model as an ``onnx.ModelProto`` (needs the ``onnx`` package; tests and tools)."""
+        import onnx
+
+        return onnx.load_from_string(self.to_bytes())
 
 
-def _key(field_number: int, length: int) -> bytes:
-    """A protobuf length-delimited field's tag and length."""
-    return _varint(field_number << 3 | 2) + _varint(length)
+def build_model(generator: nn.Module, *, img_size: int, n_attrs: int, precision: str = "fp32", graph: str = "cpu",
+                opset: int = 18, layer_limits: dict[str, int] | None = None) -> WrittenGraph:
+    """The generator's ONNX graph (inputs image, attributes[, style]; output edited), weights kept as arrays.
+
+    ``precision="fp16"``: fp16 weights and compute, fp32 inputs and outputs through Cast nodes.
+    ``layer_limits``: see :func:`.graph_writer.write_generator`."""
+    from ..version import __version__
+
+    g = OnnxGraph(np.float16 if precision == "fp16" else np.float32)
+    write_generator(g, generator, img_size=img_size, n_attrs=n_attrs, precision=precision, graph=graph,
+                    layer_limits=layer_limits)
+    body = (b"".join(_message(1, node) for node in g.nodes) + _string(2, "attgan_generator")  # node 1, name 2
+            + b"".join(_message(11, i) for i in g.inputs) + b"".join(_message(12, o) for o in g.outputs))
+    head = (_int(1, IR_VERSION) + _string(2, "attgan-batch") + _string(3, __version__)  # ir_version, producer
+            + _message(8, _string(1, "") + _int(2, opset)))  # opset_import: default domain, version
+    return WrittenGraph(head, body, g.initializers)
 
 
 def write_onnx(generator: nn.Module, path: str | Path, *, img_size: int, n_attrs: int, precision: str = "fp32",

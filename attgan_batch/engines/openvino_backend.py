@@ -103,12 +103,16 @@ class OpenVinoBackend:
 
     name = "openvino"
 
-    def __init__(self, onnx_path: str | Path, *, threads: int | None = None, streams: int | None = None,
-                 meta: dict[str, Any] | None = None, precision: str = "fp32"):
-        """``precision``: "fp32", or "bf16" (OpenVINO's bf16 inference over an fp32 graph; EngineUnavailable
-        naming what is missing where the CPU has no bf16 units). An fp16 graph is compiled as fp32."""
+    def __init__(self, onnx_path: str | Path | None = None, *, model: Any = None, threads: int | None = None,
+                 streams: int | None = None, meta: dict[str, Any] | None = None, precision: str = "fp32"):
+        """Compile ``onnx_path``, or ``model``, an ``openvino.Model`` built in memory
+        (:mod:`.openvino_graph`). ``precision``: "fp32", or "bf16" (OpenVINO's bf16 inference over an
+        fp32 graph; EngineUnavailable naming what is missing where the CPU has no bf16 units). An fp16
+        graph is compiled as fp32."""
+        if (onnx_path is None) == (model is None):
+            raise ValueError("give OpenVinoBackend an ONNX file or an in-memory model, not both or neither")
         ov = import_openvino()
-        self.path = Path(onnx_path)
+        self.path = None if onnx_path is None else Path(onnx_path)
         self.threads = threads or cpu_count()
         self.meta = meta or {}
         self.version = ov.get_version()
@@ -118,13 +122,15 @@ class OpenVinoBackend:
         self.parity: dict[str, Any] | None = None  # a bf16 engine's own check (check_bf16_parity)
         core = ov.Core()
         try:
-            model = tanh_as_sigmoid(core.read_model(str(self.path)))
+            model = tanh_as_sigmoid(model if model is not None else core.read_model(str(self.path)))
             config = compile_config(self.threads, streams, self.inference_precision)
             self.compiled = core.compile_model(model, "CPU", config)
         except Exception as exc:  # OpenVINO raises RuntimeError subclasses with its own text
+            what = self.path or "the generator's in-memory graph"
             raise EngineUnavailable(
-                f"openvino {self.version} cannot load {self.path} ({type(exc).__name__}: {exc}). Rebuild it "
-                "with `attgan-batch build-engine --target onnx`, or use --backend onnxruntime or torch."
+                f"openvino {self.version} cannot compile {what} ({type(exc).__name__}: {exc}). Rebuild it "
+                "with `attgan-batch build-engine --target onnx` and pass it with --engine, or use --backend "
+                "onnxruntime or torch."
             ) from exc
         self.streams = max(1, int(self.compiled.get_property("NUM_STREAMS")))
         self.concurrency = self.streams  # how many infer() calls the pipeline may run at once
@@ -163,10 +169,13 @@ class OpenVinoBackend:
         parity = self.parity or self.meta.get("parity") or {}
         graph_precision = self.meta.get("precision", "fp32")
         precision = "bf16" if self.inference_precision == "bf16" else graph_precision
+        engine: dict[str, Any] = {"engine": "in memory, built from the checkpoint"}
+        if self.path is not None:
+            engine = {"engine": str(self.path), "engine_sha256": self.meta.get("onnx_sha256"),
+                      "opset": self.meta.get("opset")}
         return {
             "backend": self.name, "device": "cpu", "precision": precision, "graph_precision": graph_precision,
-            "parity_tolerance": parity.get("tolerance"),
-            "engine": str(self.path), "engine_sha256": self.meta.get("onnx_sha256"), "opset": self.meta.get("opset"),
+            "parity_tolerance": parity.get("tolerance"), **engine,
             "exporter": self.meta.get("exporter"), "parity_max_abs_diff": parity.get("max_abs_diff"),
             "streams": self.streams, "threads": self.threads, "openvino": self.version, "torch": torch.__version__,
         }

@@ -1,10 +1,10 @@
 """Pick the backend for a run: the one asked for, or with ``auto`` the fastest that is fresh and works here.
 
 ``auto``: a fresh TensorRT plan on a GPU -> tensorrt; otherwise torch on the GPU (saying how to build a
-plan). On CPU: OpenVINO, else ONNX Runtime, over this checkpoint's cached export (exported once under
-``engines/``), otherwise torch. Every fallback is logged with its reason. An engine file passed
-explicitly that no longer matches the checkpoint, precision, shapes, TensorRT version or GPU is
-refused, never used.
+plan). On CPU: OpenVINO over the generator's graph built in memory (engines.openvino_engine), else
+ONNX Runtime over this checkpoint's cached export (exported once under ``engines/``), otherwise
+torch. Every fallback is logged with its reason. An engine file passed explicitly that no longer
+matches the checkpoint, precision, shapes, TensorRT version or GPU is refused, never used.
 """
 from __future__ import annotations
 
@@ -161,17 +161,46 @@ def _openvino_streams(batch_size: int) -> int | None:
     return 1 if batch_size <= 1 else None
 
 
-def _openvino(loaded: LoadedCheckpoint, o: EngineOptions, log: Log, art: Artifact | None = None,
-              engine: Path | None = None) -> Backend:
-    """OpenVINO over ``engine``, else over ``art``, else over this checkpoint's cached export."""
-    from .openvino_backend import OpenVinoBackend, bf16_missing, check_bf16_parity, import_openvino
+def _openvino_ready(o: EngineOptions) -> int | None:
+    """Checks shared by every OpenVINO route (install, device, bf16 units); the stream count to use."""
+    from .openvino_backend import bf16_missing, import_openvino
 
     _check_precision("openvino", o.precision)
     _openvino_device(o.device)
-    ov = import_openvino()  # fail with the install hint before spending time on an export
+    ov = import_openvino()  # fail with the install hint before spending time on a build
     if o.precision == "bf16" and (missing := bf16_missing(ov)):
         raise EngineUnavailable(missing)
-    streams = _openvino_streams(o.batch_size)
+    return _openvino_streams(o.batch_size)
+
+
+def _openvino_in_memory(loaded: LoadedCheckpoint, o: EngineOptions, log: Log) -> Backend:
+    """OpenVINO over this checkpoint's graph built in memory (engines.openvino_engine); raises
+    WriterUnsupported or ParityError when that graph cannot serve, EngineUnavailable when OpenVINO cannot."""
+    from .openvino_engine import prepare_openvino
+
+    backend = prepare_openvino(loaded, o.engines_dir, precision=o.precision, streams=_openvino_ready(o), log=log)
+    log(f"backend: openvino on cpu ({backend.streams} stream(s), {backend.inference_precision}), graph built in "
+        f"memory, parity {backend.parity.get('max_abs_diff'):.2g} (<= {backend.parity.get('tolerance'):g})")
+    return backend
+
+
+def _openvino(loaded: LoadedCheckpoint, o: EngineOptions, log: Log, art: Artifact | None = None,
+              engine: Path | None = None) -> Backend:
+    """OpenVINO over ``engine``, else over ``art``, else over this checkpoint's graph built in memory,
+    else (that graph cannot be built, or disagrees in fp32) over this checkpoint's ONNX export."""
+    from .graph_writer import WriterUnsupported
+    from .openvino_backend import OpenVinoBackend, check_bf16_parity
+
+    streams = _openvino_ready(o)
+    if engine is None and art is None:
+        try:
+            return _openvino_in_memory(loaded, o, log)
+        except WriterUnsupported as exc:
+            log(f"openvino: the in-memory graph cannot be built ({exc}); using an ONNX export")
+        except ParityError as exc:
+            if o.precision == "bf16":
+                raise
+            log(f"openvino: {exc}; using an ONNX export")
     if engine is not None:
         backend = OpenVinoBackend(engine, streams=streams, meta=read_sidecar(engine), precision=o.precision)
     else:
@@ -257,13 +286,20 @@ def _auto(loaded: LoadedCheckpoint, o: EngineOptions, log: Log) -> Backend:
         return _torch(loaded, o, log)
     if o.precision == "bf16":  # asked for explicitly: OpenVINO's bf16, or an error saying what is missing
         return _openvino(loaded, dataclasses.replace(o, device="cpu"), log)
-    if not onnxruntime_available():  # the ONNX export itself needs the [onnx] extra
-        log("auto: onnxruntime is not installed (`pip install 'attgan-batch[onnx,openvino]'` makes CPU runs "
-            "1.3-4x faster)")
-        return _torch(loaded, o, log)
     if o.precision != "fp32":
         log(f"auto: {o.precision} is slower than fp32 on a CPU; using fp32")
     cpu = dataclasses.replace(o, device="cpu", precision="fp32")
+    if openvino_available():  # its graph is built in memory: no export, no onnx packages needed
+        from .graph_writer import WriterUnsupported
+
+        try:
+            return _openvino_in_memory(loaded, cpu, log)
+        except (EngineUnavailable, WriterUnsupported) as exc:  # ParityError is an EngineUnavailable
+            log(f"auto: openvino's in-memory engine is not usable here ({exc}); trying an ONNX export")
+    if not onnxruntime_available():  # the ONNX export and its parity check need the [onnx] extra
+        log("auto: onnxruntime is not installed (`pip install 'attgan-batch[onnx,openvino]'` makes CPU runs "
+            "1.3-4x faster)")
+        return _torch(loaded, o, log)
     try:  # once, for both CPU engines
         art = _export(loaded, cpu, log)
     except EngineUnavailable as exc:  # includes ParityError and an unwritable engines dir
@@ -294,13 +330,15 @@ def predict_auto(loaded: LoadedCheckpoint, engines_dir: Path | None = None) -> s
 
     if torch.cuda.is_available():
         return "tensorrt if a fresh plan is in the engines folder (build-engine --target tensorrt), else torch on cuda"
+    engines_dir = resolve_engines_dir(engines_dir)
+    if openvino_available():
+        return (f"openvino on cpu, over the generator's graph built in memory (checked against PyTorch on a "
+                f"checkpoint's first run; the check is recorded in {engines_dir})")
     if not onnxruntime_available():
         return "torch on cpu (install the [onnx,openvino] extras for OpenVINO / ONNX Runtime)"
-    engines_dir = resolve_engines_dir(engines_dir)
     cached = cached_onnx(loaded, engines_dir, "fp32") is not None
-    engine = "openvino" if openvino_available() else "onnxruntime"
-    return f"{engine} on cpu, over " + (f"the cached export in {engines_dir}" if cached else
-                                         f"an ONNX export made on the first run and cached in {engines_dir}")
+    return "onnxruntime on cpu, over " + (f"the cached export in {engines_dir}" if cached else
+                                          f"an ONNX export made on the first run and cached in {engines_dir}")
 
 
 _BY_CHOICE = {"torch": _torch, "onnxruntime": _onnxruntime, "openvino": _openvino, "tensorrt": _tensorrt,

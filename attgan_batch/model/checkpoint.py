@@ -20,7 +20,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -215,8 +215,23 @@ def infer_discriminator_settings(d_state: dict[str, torch.Tensor]) -> dict[str, 
     }
 
 
-def _load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, path: Path) -> None:
+def _build_loaded(build: Callable[[], torch.nn.Module], state: dict[str, torch.Tensor], what: str,
+                  path: Path) -> torch.nn.Module:
+    """``build()`` made on the meta device, then given the checkpoint's tensors themselves.
+
+    Why: constructing the module normally initialises every weight randomly only to overwrite it
+    (0.15 s for the default-width generator, on every run); here nothing is allocated twice. The
+    tensors keep the module's dtypes (a checkpoint saved in fp16 still loads as fp32)."""
+    with torch.device("meta"):
+        module = build()
     expected = module.state_dict()
+    _check_state(expected, state, what, path)
+    state = {key: value.to(expected[key].dtype) for key, value in state.items()}
+    module.load_state_dict(state, strict=True, assign=True)
+    return module.eval().requires_grad_(False)
+
+
+def _check_state(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor], what: str, path: Path) -> None:
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     if missing or unexpected:
@@ -232,7 +247,6 @@ def _load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], what: st
                 f"{what} layer {key!r} in {path} has shape {tuple(state[key].shape)}, the architecture "
                 f"expects {tuple(tensor.shape)}; the file is damaged or setting.txt describes another model"
             )
-    module.load_state_dict(state, strict=True)
 
 
 @dataclass
@@ -294,9 +308,7 @@ def load_checkpoint(path: str | Path, with_discriminator: bool = False) -> Loade
         where = str(setting_path) if setting_path else f"{weights_path} (no setting.txt: the reference's defaults)"
         raise CheckpointError(str(exc.located(where))) from None
 
-    generator = Generator.from_settings(settings)
-    _load_into(generator, g_state, "generator", weights_path)
-    generator.eval().requires_grad_(False)
+    generator = _build_loaded(lambda: Generator.from_settings(settings), g_state, "generator", weights_path)
     discriminator = None
     if with_discriminator and d_state is not None:
         discriminator = _build_discriminator(settings, d_state, weights_path)
@@ -305,9 +317,7 @@ def load_checkpoint(path: str | Path, with_discriminator: bool = False) -> Loade
 
 
 def _build_discriminator(settings: AttGANSettings, d_state: dict[str, torch.Tensor], path: Path) -> Discriminator:
-    discriminator = Discriminator.from_settings(settings)
-    _load_into(discriminator, d_state, "discriminator", path)
-    return discriminator.eval().requires_grad_(False)
+    return _build_loaded(lambda: Discriminator.from_settings(settings), d_state, "discriminator", path)
 
 
 def load_discriminator(loaded: LoadedCheckpoint) -> Discriminator | None:
