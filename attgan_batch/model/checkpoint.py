@@ -18,6 +18,7 @@ import pickle
 import pickletools
 import re
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -258,6 +259,7 @@ class LoadedCheckpoint:
     setting_path: Path | None
     sha256: str
     notes: list[str] = field(default_factory=list)
+    has_discriminator: bool = True  # the file holds D (False spares re-reading it to find out)
 
     @property
     def attrs(self) -> list[str]:
@@ -267,6 +269,14 @@ class LoadedCheckpoint:
 def load_checkpoint(path: str | Path, with_discriminator: bool = False) -> LoadedCheckpoint:
     """Build G (and D when asked and present) in eval mode on CPU from a published checkpoint."""
     setting_path, weights_path = find_weights(path)
+    with ThreadPoolExecutor(1, thread_name_prefix="attgan-sha256") as pool:
+        sha256 = pool.submit(sha256_file, weights_path)  # hashing releases the GIL: it overlaps the load
+        loaded = _load(setting_path, weights_path, with_discriminator)
+        loaded.sha256 = sha256.result()
+    return loaded
+
+
+def _load(setting_path: Path | None, weights_path: Path, with_discriminator: bool) -> LoadedCheckpoint:
     notes: list[str] = []
     raw = read_weights(weights_path)
     if "G" not in raw:
@@ -312,8 +322,8 @@ def load_checkpoint(path: str | Path, with_discriminator: bool = False) -> Loade
     discriminator = None
     if with_discriminator and d_state is not None:
         discriminator = _build_discriminator(settings, d_state, weights_path)
-    return LoadedCheckpoint(settings, generator, discriminator, weights_path, setting_path,
-                            sha256_file(weights_path), notes)
+    return LoadedCheckpoint(settings, generator, discriminator, weights_path, setting_path, "", notes,
+                            has_discriminator=d_state is not None)
 
 
 def _build_discriminator(settings: AttGANSettings, d_state: dict[str, torch.Tensor], path: Path) -> Discriminator:
@@ -322,6 +332,8 @@ def _build_discriminator(settings: AttGANSettings, d_state: dict[str, torch.Tens
 
 def load_discriminator(loaded: LoadedCheckpoint) -> Discriminator | None:
     """D for an already loaded checkpoint (re-reads the file), or None when it holds only G."""
+    if not loaded.has_discriminator:
+        return None
     raw = read_weights(loaded.weights_path)
     if not isinstance(raw.get("D"), dict):
         return None

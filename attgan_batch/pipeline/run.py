@@ -97,6 +97,7 @@ def _run_locked(manifest, options, executor, editor, out, summary, stop, started
         from ..editor import Editor
 
         loaded = load_checkpoint(default_checkpoint(options.checkpoint))
+        executor.prefetch(manifest, options, loaded, out.root)  # the first rows decode while the engine is made
         editor = Editor(loaded, executor.make_backend(options, loaded), options.edit.conflicts,
                         options.edit.rules, options.edit.crop)
     summary.backend = editor.backend.describe()

@@ -56,12 +56,15 @@ class Scheduler:
         on_done: called (from an inference thread) with each row whose images are all made.
         on_failed: ``on_failed(item, started, error)`` for a row that failed before or in the
             generator; called once per row.
+        on_first_batch: called once, as the first batch is sent to the generator (the report's
+            ``startup_seconds``).
     """
 
     def __init__(self, editor: "Editor", planner: RowPlanner, *, batch_size: int,
-                 on_done: Callable[[RowJob], None], on_failed: Callable[[ManifestRow | RowFailure, float, str], None]):
+                 on_done: Callable[[RowJob], None], on_failed: Callable[[ManifestRow | RowFailure, float, str], None],
+                 on_first_batch: Callable[[], None] | None = None):
         self.editor, self.planner, self.batch_size = editor, planner, batch_size
-        self.on_done, self.on_failed = on_done, on_failed
+        self.on_done, self.on_failed, self.on_first_batch = on_done, on_failed, on_first_batch
         self.lanes = max(1, int(editor.backend.concurrency))
         self.batch: list[Slot] = []
         self.in_flight: deque[Future] = deque()
@@ -102,6 +105,8 @@ class Scheduler:
         batch, self.batch = self.batch, []
         if self.inference is None:
             self.inference = ThreadPoolExecutor(self.lanes, thread_name_prefix="attgan-generate")
+            if self.on_first_batch is not None:
+                self.on_first_batch()
         for part in self.lane_parts(batch):
             work = [slot.job.work()[slot.k] for slot in part]
             # numpy, not torch.stack: no intra-op threads woken on the cores the engine is using

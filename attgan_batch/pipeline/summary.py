@@ -1,6 +1,8 @@
 """What a run reports about itself as a whole (report.json), and the exit code CI acts on."""
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -8,6 +10,20 @@ from ..version import __version__
 
 EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT)
 EXIT_TERMINATED = 143   # SIGTERM, what CI systems send on cancel or timeout
+_IMPORTED = time.monotonic()
+
+
+def process_seconds() -> float:
+    """Seconds since this process started (Linux: from /proc, so the interpreter's own start-up and
+    every import count); elsewhere since this module was imported."""
+    try:
+        with open("/proc/self/stat") as fh:
+            started_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
+        return max(0.0, uptime - started_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return time.monotonic() - _IMPORTED
 
 
 @dataclass
@@ -30,6 +46,7 @@ class RunSummary:
     images_written: int = 0
     seconds: float = 0.0
     setup_seconds: float = 0.0
+    startup_seconds: float | None = None  # process start -> first batch sent to the generator
     interrupted: bool = False
     interrupt_exit_code: int = EXIT_INTERRUPTED
     aborted: str = ""
@@ -55,6 +72,7 @@ class RunSummary:
                        "resumed": self.resumed, "redone": self.redone},
             "exit_code": self.exit_code, "interrupted": self.interrupted, "aborted": self.aborted,
             "seconds": round(self.seconds, 3), "setup_seconds": round(self.setup_seconds, 3),
+            "startup_seconds": None if self.startup_seconds is None else round(self.startup_seconds, 2),
             "throughput": {"rows_per_second": round(done / self.seconds, 3) if self.seconds else 0.0,
                            "images_per_second": round(self.images_written / self.seconds, 3) if self.seconds else 0.0},
             "backend": self.backend, "checkpoint": self.checkpoint, "warnings": self.warnings,
