@@ -1,4 +1,4 @@
 """``python -m attgan_batch`` runs the CLI (same as the ``attgan-batch`` script)."""
-from .cli import main
+from .cli import entry
 
-main()
+entry()

@@ -8,10 +8,14 @@ engine-cache state, one `attgan-batch run` **process** is timed from start to ex
 - *warm*: the same cache again: a second job that kept the cache.
 
 The baseline, timed in this same script and interleaved with the runs, is what the reference test
-script does per image: decode the PNG, preprocess, G at batch 1 (eager, no_grad), save the PNG.
+script does: build its model (G and D, randomly initialised, as ``AttGAN(args)`` does; its
+torchsummary printouts left out), load the weights (``torch.load``, ``G.load_state_dict``), then per
+image: decode the PNG, preprocess, G at batch 1 (eager, no_grad), save the PNG.
 Printed per case: seconds, the ratio against the reference loop for the same number of images, and
-from the run's own report: setup seconds (load, engine) and rows/s of the rows themselves. Also the
-import time of the CLI's `run` path. Timings drift on shared machines; compare ratios.
+from the run's own report: startup seconds (process start to the first generator batch), setup
+seconds (checkpoint load and engine) and rows/s of the rows themselves. Also the import time of
+what a default run imports (torch, OpenVINO, the package). Timings drift on shared machines;
+compare ratios.
 
     python benchmarks/cold_start.py                       # 48 and 384 images, fp32, 2 rounds
     python benchmarks/cold_start.py --sizes 48 384 1536 --precision fp32 bf16 --rounds 3
@@ -36,22 +40,30 @@ from _common import default_checkpoint, face_images, manifest  # noqa: E402
 
 from attgan_batch.attributes import parse_edit, parse_vector, plan_edit  # noqa: E402
 from attgan_batch.data.images import load_rgb, preprocess, to_uint8  # noqa: E402
-from attgan_batch.model import DEFAULT_ATTRS, load_checkpoint  # noqa: E402
+from attgan_batch.model import DEFAULT_ATTRS, AttGANSettings, Discriminator, Generator  # noqa: E402
+
+
+def reference_model(ckpt: Path) -> tuple[Generator, AttGANSettings]:
+    """The reference's AttGAN(args) then AttGAN.load(path): G and D built with random weights, then G's loaded."""
+    settings = AttGANSettings.from_file(ckpt / "setting.txt")
+    g = Generator.from_settings(settings)
+    Discriminator.from_settings(settings)
+    g.load_state_dict(torch.load(ckpt / "checkpoint" / "weights.1.pth", map_location="cpu")["G"])
+    return g.eval(), settings
 
 
 def reference_loop(ckpt: Path, images: list[Path], out: Path) -> float:
-    """The reference test script's per-image job; seconds (the checkpoint load included, as there)."""
+    """The reference test script's job; seconds (its model build and checkpoint load included, as there)."""
     from PIL import Image
 
     start = time.perf_counter()
-    loaded = load_checkpoint(ckpt)
-    g = loaded.generator.eval()
+    g, settings = reference_model(ckpt)
     source = parse_vector("0,1,1,0,0,0,0,1,0,0,1,0,1", DEFAULT_ATTRS)
     a = torch.tensor([plan_edit(source, parse_edit("Blond_Hair=1", DEFAULT_ATTRS), DEFAULT_ATTRS).scaled])
     out.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         for i, path in enumerate(images):
-            x = preprocess(load_rgb(path), loaded.settings.img_size, "auto")[None]
+            x = preprocess(load_rgb(path), settings.img_size, "auto")[None]
             Image.fromarray(to_uint8(g(x, a)[0])).save(out / f"{i}.png")
     return time.perf_counter() - start
 
@@ -66,13 +78,17 @@ def run_process(manifest_path: Path, ckpt: Path, out: Path, cache: Path, precisi
     if proc.returncode != 0:
         raise SystemExit(f"run failed ({proc.returncode}): {proc.stderr[-2000:]}")
     report = json.loads((out / "report.json").read_text())
-    return {"seconds": seconds, "setup_seconds": report["setup_seconds"],
+    return {"seconds": seconds, "setup_seconds": report["setup_seconds"], "startup_seconds": report["startup_seconds"],
             "rows_per_second": report["throughput"]["rows_per_second"], "backend": report["backend"].get("backend")}
 
 
 def import_seconds() -> float:
-    code = "import time; t=time.perf_counter(); import attgan_batch.cli.run; print(time.perf_counter()-t)"
-    return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    """Seconds to import what a default CPU run imports (median of three fresh interpreters)."""
+    code = ("import time; t=time.perf_counter(); import attgan_batch.cli.run, attgan_batch.pipeline.run, "
+            "attgan_batch.executors.local, attgan_batch.engines.openvino_engine, openvino; "
+            "print(time.perf_counter()-t)")
+    return statistics.median(float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                  check=True).stdout) for _ in range(3))
 
 
 def main() -> None:
@@ -84,7 +100,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="attgan-cold-"))
     try:
         images = face_images(work / "images", max(args.sizes))
-        print(f"import of the run command: {import_seconds():.2f} s")
+        print(f"imports of a default run (torch, OpenVINO, attgan_batch): {import_seconds():.2f} s")
         results: dict[str, list[float]] = {}
         for r in range(args.rounds):
             for n in args.sizes:
@@ -99,8 +115,9 @@ def main() -> None:
                         key = f"{n} {precision} {state}"
                         results.setdefault(key, []).append(ref / got["seconds"])
                         print(f"round {r + 1}: {n:5d} images, {precision}, {state:5s} cache: {got['seconds']:6.1f} s "
-                              f"= {ref / got['seconds']:.2f}x the reference loop ({ref:.1f} s); setup "
-                              f"{got['setup_seconds']:.1f} s, rows {got['rows_per_second']:.1f}/s, {got['backend']}",
+                              f"= {ref / got['seconds']:.2f}x the reference loop ({ref:.1f} s); startup "
+                              f"{got['startup_seconds']:.2f} s, setup {got['setup_seconds']:.2f} s, rows "
+                              f"{got['rows_per_second']:.1f}/s, {got['backend']}",
                               flush=True)
         print("\nmedian ratio against the reference loop (whole process, same images):")
         for key, values in results.items():

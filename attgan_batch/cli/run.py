@@ -137,6 +137,9 @@ def run_command(inputs, out_dir, checkpoint, batch_size, device, backend, engine
             console.print(f"[yellow]warning:[/] {escape(warning)}")
         if summary.aborted:
             console.print(f"[red]stopped:[/] {escape(summary.aborted)}")
+    from . import allow_quick_exit
+
+    allow_quick_exit()  # everything is written and closed: the console script may skip the teardown
     raise SystemExit(summary.exit_code)
 
 
