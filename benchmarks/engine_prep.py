@@ -138,7 +138,7 @@ def compare_inference(loaded, work: Path, rounds: int, batch: int = 8) -> None:
 
     s = loaded.settings
     art = artifacts.ensure_onnx(loaded, work / "inference", log=quiet)
-    engines = {"onnx file": OpenVinoBackend(art.path), "in memory": prepare_openvino(loaded, work / "inference")}
+    engines = {"onnx file": OpenVinoBackend(art.path), "in memory": prepare_openvino(loaded, work / "inference", log=quiet)}
     torch.manual_seed(0)
     images = torch.rand(batch, 3, s.img_size, s.img_size) * 2 - 1
     attrs = (torch.rand(batch, s.n_attrs) > 0.5).float() - 0.5
