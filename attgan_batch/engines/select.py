@@ -50,8 +50,10 @@ def _graph_precision(precision: str) -> str:
 
 def _check_precision(backend: str, precision: str) -> None:
     if precision not in _precisions(backend):
-        bf16 = (" bf16 runs with --backend openvino on CPUs with bf16 units, or --backend torch --device cuda."
-                if precision == "bf16" else "")
+        bf16 = (" bf16 runs with --backend openvino on CPUs with bf16 units, or --backend torch --device cuda"
+                + ("; TensorRT's reduced precision here is --precision fp16 (a bf16 graph of this generator does not "
+                   "build: ONNX opset 18 has no bf16 Conv, and TensorRT for RTX 1.7 rejects a bf16 ConvTranspose)."
+                   if backend == "tensorrt" else ".") if precision == "bf16" else "")
         raise EngineUnavailable(f"--precision {precision} is not available with --backend {backend} (choose "
                                 f"{' or '.join(_precisions(backend))}), or use --backend torch.{bf16}")
 
