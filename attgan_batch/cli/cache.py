@@ -1,4 +1,4 @@
-"""``attgan-batch cache``: the per-user engine cache (exported ONNX files, TensorRT plans)."""
+"""``attgan-batch cache``: the per-user engine cache (OpenVINO engine checks, ONNX files, TensorRT plans)."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,8 @@ def cache_group():
     """Show or clear the engine cache that `run` fills on first use of a checkpoint.
 
     \b
-    Keep it between CI runs to skip the one-time export: cache the folder `cache info` prints
+    Keep it between CI runs to skip the one-time work per checkpoint (OpenVINO's check against
+    PyTorch, ONNX exports, TensorRT plans): cache the folder `cache info` prints
     (e.g. ~/.cache/attgan-batch), or point --engines-dir at a folder the job keeps.
     """
 
