@@ -190,6 +190,18 @@ def _deconv_winograd(g: GraphBuilder, x: Any, weight: torch.Tensor, scale: torch
     return y
 
 
+def _block(g: GraphBuilder, x: Any, block: nn.Module, hint: str, side: int, *, transposed: bool,
+           cpu_form: bool) -> Any:
+    """One encoder (or, ``transposed``, decoder) block on a ``side`` x ``side`` input: its convolution
+    plain or in its CPU form (GEMM for convolutions, Winograd for transposed ones), then norm and activation."""
+    weight, scale, bias, norm, act = _folded(block, transposed=transposed)
+    if cpu_form:
+        x = (_deconv_winograd if transposed else _conv_gemm)(g, x, weight, scale, bias, side, hint)
+    else:
+        x = _conv(g, x, weight, scale, bias, hint, transposed)
+    return _after(g, x, norm, act, hint)
+
+
 def _tile(g: GraphBuilder, cond: Any, side: int) -> Any:
     """Attribute (+ style) vector (N, A) broadcast to (N, A, side, side)."""
     return g.op("Expand", [g.op("Unsqueeze", [cond, g.ints("axes", [2, 3])]), g.ints("shape", [1, 1, side, side])])
@@ -234,13 +246,7 @@ def write_generator(g: GraphBuilder, generator: nn.Module, *, img_size: int, n_a
                                     if graph == "cpu" else (set(), set()))
     x, side, zs = cast_in(image), img_size, []
     for i, block in enumerate(generator.enc_layers):
-        weight, scale, bias, norm, act = _folded(block, transposed=False)
-        hint = f"enc_layers.{i}"
-        if i in gemm_convs:
-            x = _conv_gemm(g, x, weight, scale, bias, side, hint)
-        else:
-            x = _conv(g, x, weight, scale, bias, hint, False)
-        x = _after(g, x, norm, act, hint)
+        x = _block(g, x, block, f"enc_layers.{i}", side, transposed=False, cpu_form=i in gemm_convs)
         side //= 2
         zs.append(x)
     cond = cast_in(attributes)
@@ -248,13 +254,7 @@ def write_generator(g: GraphBuilder, generator: nn.Module, *, img_size: int, n_a
         cond = g.op("Concat", [cond, cast_in(style)], axis=1)
     z = g.op("Concat", [zs[-1], _tile(g, cond, side)], axis=1)
     for i, block in enumerate(generator.dec_layers):
-        weight, scale, bias, norm, act = _folded(block, transposed=True)
-        hint = f"dec_layers.{i}"
-        if i in winograd_deconvs:
-            z = _deconv_winograd(g, z, weight, scale, bias, side, hint)
-        else:
-            z = _conv(g, z, weight, scale, bias, hint, True)
-        z = _after(g, z, norm, act, hint)
+        z = _block(g, z, block, f"dec_layers.{i}", side, transposed=True, cpu_form=i in winograd_deconvs)
         side *= 2
         if generator.shortcut_layers > i:
             z = g.op("Concat", [z, zs[n_dec - 2 - i]], axis=1)
