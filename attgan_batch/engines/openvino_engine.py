@@ -6,12 +6,11 @@ and OpenVINO version also compares the engine with PyTorch fp32 on seeded inputs
 result in the engines cache as ``<sha256[:16]>/openvino-<precision>.json``; later runs find a fresh
 record and skip the comparison. A failed comparison is recorded too, so the fallback is immediate.
 
-What is deliberately not cached: an ONNX file (writing, hashing and reading back the 321 MB file of
-the default-width generator cost ~1 s per first run, more than building the graph again every time)
-and OpenVINO's compiled model (``CACHE_DIR``: measured by ``benchmarks/engine_prep.py --compile-cache``,
-the first compile of the default-width generator took ~1.2 s instead of ~0.3-0.6 s, writing a 300 MB
-blob, and later compiles 0.23 s instead of ~0.3 s: it would cost far more on a first run than it
-saves on repeats).
+What is deliberately not cached (measured by ``benchmarks/engine_prep.py``, default-width 128 px
+generator): an ONNX file (writing, checking, hashing and reading back its 321 MB took the first run
+1.40 s against 0.66 s for this route, and a later run still pays ~0.3 s to hash and read it) and
+OpenVINO's compiled model (``CACHE_DIR``: a first compile took 0.84 s instead of 0.36 s, writing a
+322 MB blob, and a repeat 0.25 s: a first run would lose more than every later one gains).
 
 Two processes starting on the same new checkpoint each build their own engine (an engine lives in
 its process); one checks it while the other waits on the checkpoint folder's build lock and then
