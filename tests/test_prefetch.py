@@ -51,6 +51,8 @@ def test_rows_decode_while_the_engine_is_prepared_and_never_twice(monkeypatch, t
     early = [(line, thread) for line, thread, at in calls if at < ready["at"]]
     assert len(early) == 8 and {thread for _line, thread in early} == {"attgan-prefetch"}, early
     assert len(list((tmp_path / "out").glob("*.png"))) == 40
+    assert summary.startup_seconds is not None and summary.startup_seconds > 0.5, "counted from process start"
+    assert summary.to_dict()["startup_seconds"] == round(summary.startup_seconds, 2)
 
 
 def test_a_rerun_does_not_prefetch(monkeypatch, tiny_checkpoint, tmp_path):
