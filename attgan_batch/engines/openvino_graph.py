@@ -1,11 +1,11 @@
 """The generator as an in-memory OpenVINO model, built from its weights in ~0.2 s with no file at all.
 
 Why: starting OpenVINO from an ONNX file means writing, checking, hashing and reading back that
-file; for the default-width 128 px generator it is 321 MB, and the file route took 1.40 s to a
-ready engine against 0.66 s for this one (`benchmarks/engine_prep.py`), on every first run of a
-checkpoint. Here :func:`.graph_writer.write_generator` writes the same graph (same layer forms, same weight
-transforms, the same ONNX operator semantics) straight into OpenVINO's graph API; the weights become
-constants that share the arrays' memory. The model is then compiled like any other, and
+file; for the default-width 128 px generator it is 321 MB, and the file route took 1.40 s to a ready
+engine against 0.66 s for this one (`benchmarks/engine_prep.py`), on every first run of a
+checkpoint. Here :func:`.graph_writer.write_generator` writes the same graph (same layer forms, same
+weight transforms, the same ONNX operator semantics) straight into OpenVINO's graph API; the weights
+become constants that share the arrays' memory. The model is then compiled like any other, and
 :mod:`.openvino_engine` checks it against PyTorch before it is used.
 
 ``OpenVinoGraph`` translates each ONNX operator of the writer's vocabulary into the OpenVINO

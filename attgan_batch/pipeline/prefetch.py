@@ -1,11 +1,11 @@
 """Decode the manifest's first rows while the engine is being prepared.
 
-Why: preparing the engine (building the graph, compiling and checking it: about a second on a
-first run) keeps one core busy; without a prefetch the run would wait for it with nothing decoded. Decoding is the slow
-part of a row for photos (a 1024 px JPEG ~8 ms, a phone photo ~0.1 s; a 128 px PNG 0.5 ms), so a
-run's first window of rows is decoded on the other core meanwhile, and the first batch is ready
-when the engine is. Decoded rows are handed to the executor by manifest line; a row not reached
-yet is decoded by the executor as usual, never twice.
+Why: preparing the engine (building the graph, compiling and checking it: about a second on a first
+run) keeps one core busy; without a prefetch the run would wait for it with nothing decoded.
+Decoding is the slow part of a row for photos (a 1024 px JPEG ~8 ms, a phone photo ~0.1 s; a 128 px
+PNG 0.5 ms), so a run's first window of rows is decoded on the other core meanwhile, and the first
+batch is ready when the engine is. Decoded rows are handed to the executor by manifest line; a row
+not reached yet is decoded by the executor as usual, never twice.
 """
 from __future__ import annotations
 
