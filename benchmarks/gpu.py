@@ -3,18 +3,19 @@
 One call measures (with torch only; TensorRT plans are measured where TensorRT is installed):
 
   1. torch CUDA eager through TorchBackend, as `run --backend torch --device cuda` uses it
-     (channels_last; fp16 = CUDA autocast), for the 128 and 384 px default-width generators (random
-     init) at batch 1, 8 and 32: images/s including the host<->GPU copies, and fp16 as a ratio
-     against fp32 at the same batch, timed interleaved in this process.
+     (channels_last; fp16 and bf16 = CUDA autocast), for the 128 and 384 px default-width generators
+     (random init) at batch 1, 8 and 32: images/s including the host<->GPU copies, fp16 and bf16 as
+     ratios against fp32 at the same batch, timed interleaved in this process, and the largest
+     difference of their outputs from fp32's (on [-1, 1]; one 8-bit level is 7.8e-3).
   2. The full `run` pipeline end to end (decode -> generator -> PNG encode -> journal -> report),
-     128 px, batch 32, fp32 and fp16 on the GPU, interleaved rounds: images/s, fp16 against fp32.
+     128 px, batch 32, fp32, fp16 and bf16 on the GPU, interleaved rounds: images/s, each against fp32.
 
 On the GPU machine, from the repository root (needs torch with CUDA, click, rich and pillow):
 
     PYTHONPATH=. PYTHONUNBUFFERED=1 python3 benchmarks/gpu.py --json $OUT/gpu.json
 
-It takes a few minutes on an H100. Smoke run on any CPU (where "fp16" runs fp32: autocast is CUDA
-only in TorchBackend): python benchmarks/gpu.py --device cpu --sizes 64 --batches 1 2 --repeats 1
+It takes a few minutes on an H100. Smoke run on any CPU (where "fp16" and "bf16" run fp32: autocast
+is CUDA only in TorchBackend): python benchmarks/gpu.py --device cpu --sizes 64 --batches 1 2 --repeats 1
 --pipeline-images 8 --pipeline-rounds 1. PyTorch's defaults stand: cuDNN may use TF32 for "fp32"
 convolutions on Ampere and newer; the JSON records the setting.
 """
@@ -39,7 +40,8 @@ from attgan_batch.engines import TorchBackend  # noqa: E402
 from attgan_batch.model import AttGANSettings, Generator, load_checkpoint  # noqa: E402
 from attgan_batch.pipeline import EngineOptions, RunOptions, run_manifest  # noqa: E402
 
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "fp16", "bf16")
+REDUCED = PRECISIONS[1:]
 
 
 def measure_generators(device: torch.device, sizes: list[int], batches: list[int], repeats: int) -> list[dict[str, Any]]:
@@ -56,11 +58,15 @@ def measure_generators(device: torch.device, sizes: list[int], batches: list[int
             row = {"img_size": size, "batch": batch}
             for p, ts in times.items():
                 row[f"{p}_images_per_second"] = batch / statistics.median(ts)
-            row["fp16_vs_fp32"] = statistics.median(f / h for f, h in zip(times["fp32"], times["fp16"]))
+            outputs = {p: b.infer(x, a) for p, b in backends.items()}
+            for p in REDUCED:
+                row[f"{p}_vs_fp32"] = statistics.median(f / h for f, h in zip(times["fp32"], times[p]))
+                row[f"{p}_max_abs_diff"] = float((outputs[p] - outputs["fp32"]).abs().max())
             if device.type == "cuda":
                 row["peak_memory_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
-            print(f"{size} px batch {batch:3d}: fp32 {row['fp32_images_per_second']:8.1f} img/s | fp16 "
-                  f"{row['fp16_images_per_second']:8.1f} img/s (x{row['fp16_vs_fp32']:.2f} fp32)", file=sys.stderr)
+            print(f"{size} px batch {batch:3d}: fp32 {row['fp32_images_per_second']:8.1f} img/s | " + " | ".join(
+                f"{p} {row[f'{p}_images_per_second']:8.1f} img/s (x{row[f'{p}_vs_fp32']:.2f} fp32, max diff "
+                f"{row[f'{p}_max_abs_diff']:.1e})" for p in REDUCED), file=sys.stderr)
             rows.append(row)
         del backends
         if device.type == "cuda":
@@ -81,10 +87,10 @@ def measure_pipeline(device: torch.device, work: Path, images: int, batch: int, 
     times = interleaved_times(fns, rounds)
     result = {"images": images, "batch": batch, "rounds": rounds,
               "images_per_second": {p: images / statistics.median(ts) for p, ts in times.items()},
-              "fp16_vs_fp32": statistics.median(f / h for f, h in zip(times["fp32"], times["fp16"]))}
+              **{f"{p}_vs_fp32": statistics.median(f / h for f, h in zip(times["fp32"], times[p])) for p in REDUCED}}
     print(f"run pipeline, {images} rows, batch {batch}: " + " | ".join(
         f"{p} {v:.1f} img/s" for p, v in result["images_per_second"].items())
-        + f" (fp16 x{result['fp16_vs_fp32']:.2f} fp32)", file=sys.stderr)
+        + "".join(f" ({p} x{result[f'{p}_vs_fp32']:.2f} fp32)" for p in REDUCED), file=sys.stderr)
     return result
 
 
