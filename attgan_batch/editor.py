@@ -168,7 +168,7 @@ class Editor:
 
     def edit(self, images: Sequence[str | Path | Image.Image], edits: Sequence[str | None],
              sources: Sequence[str | Sequence[int] | None] | None = None, align=None,
-             styles: Sequence[str | None] | None = None) -> list[Image.Image]:
+             styles: Sequence[str | None] | None = None, compose: str = "auto") -> list[Image.Image]:
         """Edit a few images in memory (the batch job for many files is ``pipeline.run_manifest``).
 
         Args:
@@ -180,6 +180,9 @@ class Editor:
             align: an ``AlignOptions`` for real photos: faces detected, aligned, edited and pasted
                 back at full resolution (:mod:`attgan_batch.align`).
             styles: style codes per image for style models (``Eyeglasses=0.3,-0.8``).
+            compose: ``replace`` (the generator's image), ``residual`` (the input plus what the
+                edit changes, ``x + G(x, b) - G(x, a)``) or ``auto`` (residual for ``align``,
+                replace otherwise), as ``run --compose``; a ``flip-each`` grid stays a grid.
 
         Returns:
             One PIL image per input, at model resolution (a labelled grid for ``flip-each``), or
@@ -189,26 +192,36 @@ class Editor:
             RowError: an edit, source or style does not fit this checkpoint.
         """
         from .render import grid_image
+        from .residual import COMPOSE_CHOICES, residual
 
+        if compose not in COMPOSE_CHOICES:
+            raise ValueError(f"compose must be one of {', '.join(COMPOSE_CHOICES)}, not {compose!r}")
+        with_residual = compose == "residual" or (compose == "auto" and align is not None)
         if align is not None:
             from .align.api import edit_photos
-            return edit_photos(self, images, edits, sources, align, styles)
+            return edit_photos(self, images, edits, sources, align, styles, residual=with_residual)
 
         xs = torch.stack([self.load(img) for img in images])
         sources = list(sources) if sources is not None else [None] * len(xs)
         styles = list(styles) if styles is not None else [None] * len(xs)
-        plans_per_image = []
+        plans_per_image, recon_added = [], []
         for i, (edit, source, style) in enumerate(zip(edits, sources, styles)):
             if source is None:
                 source = self.predict_source(xs[i:i + 1])[0].labels
-            plans_per_image.append(self.plans(edit=edit, source=source, style=style))
+            plans = self.plans(edit=edit, source=source, style=style)
+            recon_added.append(with_residual and len(plans) == 1)
+            if recon_added[-1]:  # the reconstruction rides along: x + edit - recon
+                plans = plans + self.plans(edit=None, source=source)
+            plans_per_image.append(plans)
         flat_x = torch.cat([xs[i:i + 1].expand(len(p), -1, -1, -1) for i, p in enumerate(plans_per_image)])
         ys = self.generate(flat_x, *self.inputs([pl for p in plans_per_image for pl in p]))
         results, k = [], 0
         for i, plans in enumerate(plans_per_image):
             outs = ys[k:k + len(plans)]
             k += len(plans)
-            if len(plans) == 1:
+            if recon_added[i]:
+                results.append(Image.fromarray(to_uint8(residual(xs[i], outs[0], outs[1]))))
+            elif len(plans) == 1:
                 results.append(Image.fromarray(to_uint8(outs[0])))
             else:
                 results.append(grid_image(xs[i], outs, [p.label for p in plans]))

@@ -203,6 +203,24 @@ def test_no_paste_grid_and_predicted_source(tmp_path, astronaut, checkpoint):
     assert grid.size == (3 * 32, 32 + 26)  # input, recon, the edit; "Bangs=1" wraps to two caption lines
 
 
+@pytest.mark.parametrize("compose", ["auto", "replace"])
+def test_python_api_gives_what_run_writes(tmp_path, astronaut, checkpoint, compose):
+    """Editor.edit(align=...) composes as `run --align` does: a residual by default, same pixels."""
+    from attgan_batch import Editor
+
+    rows = [{"id": "astro", "image": str(astronaut), "source": SOURCE_13, "edit": "Blond_Hair=1",
+             "output": "astro.png"}]
+    out, report = _run(tmp_path, rows, checkpoint=checkpoint, align=AlignOptions(), compose=compose)
+    assert ("composed as a residual" in report["astro"]["note"]) == (compose == "auto")
+    editor = Editor.from_checkpoint(checkpoint, device="cpu")
+    [api] = editor.edit([astronaut], ["Blond_Hair=1"], sources=[SOURCE_13], align=AlignOptions(), compose=compose)
+    written = np.asarray(Image.open(out / "astro.png").convert("RGB")).astype(int)
+    assert np.abs(np.asarray(api).astype(int) - written).max() <= 1  # torch in both; rounding only
+    other = "replace" if compose == "auto" else "residual"
+    [elsewise] = editor.edit([astronaut], ["Blond_Hair=1"], sources=[SOURCE_13], align=AlignOptions(), compose=other)
+    assert np.abs(np.asarray(elsewise).astype(int) - written).max() > 10
+
+
 def test_python_api_edits_the_whole_photo(grace, checkpoint):
     from attgan_batch import Editor
 

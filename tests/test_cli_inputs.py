@@ -94,6 +94,7 @@ def test_info_lists_the_attributes_in_vector_order_and_what_run_would_do():
     text = runner.invoke(main, ["info", "-c", "demo"])
     assert text.exit_code == 0, text.output
     assert "0:Bald, 1:Bangs" in text.output and "G-only" in text.output
+    assert "reconstruction search" in text.output  # what run does for a missing source here, not "none"
     data = json.loads(runner.invoke(main, ["info", "--json"]).output)
     assert [a["name"] for a in data["attributes"]] == DEFAULT_ATTRS
     assert data["img_size"] == 64 and data["discriminator"] is False and len(data["sha256"]) == 64

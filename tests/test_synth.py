@@ -97,6 +97,26 @@ def test_counterfactual_index_matches_flips(synth_dir):
         assert np.array_equal(np.asarray(Image.open(path)), expected)
 
 
+def test_validation_counterfactuals_add_files_and_leave_the_faces_alone(synth_dir, tmp_path):
+    """--counterfactual-splits val,test: the validation faces get their true edits too, nothing else changes."""
+    result = CliRunner().invoke(main, ["synth", "--out", str(tmp_path / "vt"), "--n", str(N), "--size", str(SIZE),
+                                       "--seed", str(SEED), "--counterfactuals", "--counterfactual-splits",
+                                       "val,test", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    rows = read_counterfactual_index(tmp_path / "vt")
+    val_files = [f"images/{i:06d}.png" for i in range(33, 37)]  # 40 faces: 32 train, 4 val, 4 test
+    assert sorted({r["original"] for r in rows}) == val_files + [f"images/{i:06d}.png" for i in range(37, 41)]
+    assert {(r["original"], r["attribute"], r["path"]) for r in read_counterfactual_index(synth_dir)} < \
+        {(r["original"], r["attribute"], r["path"]) for r in rows}
+    for name in ("list_attr_celeba.txt", "list_eval_partition.txt"):
+        assert (tmp_path / "vt" / name).read_bytes() == (synth_dir / name).read_bytes()
+    for i in (1, 34, 40):
+        assert (tmp_path / "vt" / f"images/{i:06d}.png").read_bytes() == (synth_dir / f"images/{i:06d}.png").read_bytes()
+    bad = CliRunner().invoke(main, ["synth", "--out", str(tmp_path / "bad"), "--n", "4", "--counterfactuals",
+                                    "--counterfactual-splits", "valid"])
+    assert bad.exit_code == 2 and "counterfactual-splits" in bad.output
+
+
 def _upright(**changes) -> FaceParams:
     """A face at the canonical pose without noise, so regions can be checked in fixed coordinates."""
     _, p = sample_face(3, 11)

@@ -290,6 +290,66 @@ def test_finetune_from_a_published_g_file(tmp_path, tensors):
     t.fit()
 
 
+def test_ema_averages_weights_and_buffers_with_a_warm_up():
+    from attgan_batch.training.ema import GeneratorEMA
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    ema = GeneratorEMA(net, 0.99)
+    old = {k: v.clone() for k, v in ema.model.state_dict().items()}
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+        net[1].running_mean.fill_(2.0)
+        net[1].num_batches_tracked.fill_(7)
+    ema.update(net)  # first update: decay min(0.99, 1/10) = 0.1, so 90% of the new weights
+    new = net.state_dict()
+    got = ema.model.state_dict()
+    for k in ("0.weight", "0.bias", "1.weight", "1.running_mean"):
+        assert torch.allclose(got[k], 0.1 * old[k] + 0.9 * new[k], atol=1e-6), k
+    assert int(got["1.num_batches_tracked"]) == 7
+    assert ema.updates == 1 and ema.current_decay() == pytest.approx(2 / 11)
+    assert all(not p.requires_grad for p in ema.model.parameters())
+    for _ in range(1000):
+        ema.update(net)
+    assert ema.current_decay() == 0.99
+    with pytest.raises(ValueError, match="ema"):
+        TrainConfig(out="x", ema=1.0)
+
+
+def test_ema_is_saved_resumed_exactly_and_exported_in_the_g_slot(tmp_path, tensors):
+    s = tiny_settings(n_d=1)
+    a = Trainer(config(tmp_path / "a", settings=s, max_steps=12, ema=0.9), tensors)
+    a.fit()
+    raw = torch.load(tmp_path / "a" / "checkpoint" / "weights.12.pth", weights_only=True)
+    assert raw["ema"] == {"decay": 0.9, "updates": 6}  # n_d 1: every second iteration updates G
+    assert not torch.equal(raw["G_ema"]["enc_layers.0.layers.0.weight"], raw["G"]["enc_layers.0.layers.0.weight"])
+    assert json.loads((tmp_path / "a" / "setting.txt").read_text())["ema"] == 0.9
+
+    b = Trainer(config(tmp_path / "b", settings=dataclasses.replace(s, save_interval=5), max_steps=7, ema=0.9), tensors)
+    b.fit()
+    (tmp_path / "b" / "checkpoint" / "weights.7.pth").unlink()  # as if killed after iteration 7
+    resumed = Trainer(config(tmp_path / "b", settings=resume_settings(tmp_path / "b"), max_steps=12, resume=True,
+                             ema=0.9), tensors)
+    assert resumed.step == 5 and resumed.ema.updates == 2
+    resumed.fit()
+    raw_b = torch.load(tmp_path / "b" / "checkpoint" / "weights.12.pth", weights_only=True)
+    assert raw_b["ema"] == raw["ema"]
+    for k, v in raw["G_ema"].items():
+        assert torch.equal(v, raw_b["G_ema"][k]), k  # the average resumes bit-exactly too
+
+    export_generator(tmp_path / "a", tmp_path / "pub")
+    published = torch.load(tmp_path / "pub" / "checkpoint" / "weights.12.pth", weights_only=True)
+    assert set(published) == {"G"}
+    assert all(torch.equal(v, raw["G_ema"][k]) for k, v in published["G"].items())
+    export_generator(tmp_path / "a", tmp_path / "last", ema=False)
+    last = torch.load(tmp_path / "last" / "checkpoint" / "weights.12.pth", weights_only=True)
+    assert all(torch.equal(v, raw["G"][k]) for k, v in last["G"].items())
+    loaded = load_checkpoint(tmp_path / "pub")  # the published layout loads like any reference G file
+    x = tensors.tensors[0][:2]
+    with torch.no_grad():
+        assert loaded.generator(x, torch.zeros(2, len(ATTRS))).shape == x.shape
+
+
 def tiny_cli_train_args(data, out, attrs: str, max_steps: int, *extra: str) -> list[str]:
     """`attgan-batch train` of a tiny model (reference-style and dashed option names mixed on purpose)."""
     return ["train", "--data", str(data), "--out", str(out), "--attrs", attrs, "--img-size", "32",
@@ -311,6 +371,20 @@ def test_cli_train_then_resume(tmp_path, synth_dir):
     result = CliRunner().invoke(main, ["train", "--out", str(out), "--resume", "--max-steps", "6", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert checkpoints.latest_checkpoint(out / "checkpoint").name == "weights.6.pth"
+    assert "G_ema" not in torch.load(out / "checkpoint" / "weights.6.pth", weights_only=True)
+
+
+def test_cli_ema_is_kept_on_resume(tmp_path, synth_dir):
+    from attgan_batch.cli import main
+
+    out = tmp_path / "ema"
+    result = CliRunner().invoke(main, tiny_cli_train_args(synth_dir, out, "Bald,Male", 4, "--ema", "0.99"))
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "setting.txt").read_text())["ema"] == 0.99
+    result = CliRunner().invoke(main, ["train", "--out", str(out), "--resume", "--max-steps", "8", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    raw = torch.load(out / "checkpoint" / "weights.8.pth", weights_only=True)
+    assert raw["ema"] == {"decay": 0.99, "updates": 4}  # n_d 1: 4 G updates in 8 iterations, all averaged
     result = CliRunner().invoke(main, ["train", "--out", str(out), "--resume", "--enc-dim", "16"])
     assert result.exit_code == 2 and "enc_dim" in result.output
 

@@ -26,7 +26,9 @@ def describe_checkpoint(checkpoint: str | Path | None, engines_dir: Path) -> dic
         "enc_dim": s.enc_dim, "dec_dim": s.dec_dim,
         "discriminator": has_d,
         "source_prediction": ("the checkpoint's discriminator predicts missing sources" if has_d else
-                              "none: G-only weights; give a source column or --source, or --classifier FILE"),
+                              "G-only weights: run infers missing sources by reconstruction search (--source-from "
+                              "recon: many generator passes per photo); a source column, --source or "
+                              "--classifier FILE avoid it"),
         "style": dict(s.style), "auto_backend": predict_auto(loaded, engines_dir), "notes": loaded.notes,
     }
 

@@ -101,6 +101,9 @@ def _settings_options(func):
                    "'translation'. Not in the reference; helps small data sets (docs/training.md).")
 @click.option("--lr-decay-every", type=int, default=100, show_default=True, help="Epochs between lr divisions.")
 @click.option("--lr-decay-factor", type=float, default=10.0, show_default=True)
+@click.option("--ema", type=float, default=0.0, show_default=True, metavar="DECAY",
+              help="Keep an exponential moving average of G's weights (e.g. 0.999; 0 = off), saved beside G "
+                   "and published by export instead of the last G. Not in the reference.")
 @click.option("--max-steps", type=int, default=None, help="Stop after this many iterations in total.")
 @click.option("--keep-last", type=int, default=3, show_default=True, help="Checkpoints kept (0 = all).")
 @click.option("--log-interval", type=int, default=10, show_default=True, help="Iterations per metrics.jsonl line.")
@@ -151,7 +154,7 @@ def train_command(ctx: click.Context, data, out, attrs, style_spec, settings_fil
             settings.experiment_name = out.resolve().name  # not a --settings file's: that names another run
         if options["resume"]:
             data = data or _saved_path(base.extra.get("data_path"))
-            for key in ("crop", "augment", "cache", "d_augment", "lr_decay_every", "lr_decay_factor"):
+            for key in ("crop", "augment", "cache", "d_augment", "lr_decay_every", "lr_decay_factor", "ema"):
                 if ctx.get_parameter_source(key) == click.core.ParameterSource.DEFAULT and key in base.extra:
                     options[key] = base.extra[key]
         config = TrainConfig(out=out, settings=settings, data=data, **options)

@@ -46,6 +46,7 @@ GLASSES_COLOURS = {
 }
 OTHER_HAIR = {"grey": (165, 165, 170), "auburn": (160, 58, 28)}
 SPLIT_FRACTIONS = (0.8, 0.1)  # train, val; test is the rest (by image index, like CelebA)
+SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -394,13 +395,13 @@ def _save_png(image: Image.Image, path: Path) -> None:
 
 
 def _render_one(job: tuple) -> tuple[int, dict[str, int], dict, list[tuple[str, str, dict[str, int]]]]:
-    out, index, n, size, seed, counterfactuals, rules = job
+    out, index, n, size, seed, counterfactuals, rules, cf_splits = job
     out = Path(out)
     attrs, params = sample_face(seed, index, rules)
     name = filename(index)
     _save_png(render_face(attrs, params, size), out / "images" / name)
     flips = []
-    if counterfactuals and split_of(index, n) == 2:
+    if counterfactuals and split_of(index, n) in cf_splits:
         stem = Path(name).stem
         for attr in SYNTH_ATTRS:
             target = flip(attrs, attr, rules)
@@ -413,6 +414,7 @@ def _render_one(job: tuple) -> tuple[int, dict[str, int], dict, list[tuple[str, 
 def generate_dataset(
     out: str | Path, n: int, size: int = 64, seed: int = 0, counterfactuals: bool = False,
     workers: int = 1, rules: str = "reference", progress: Callable[[int], None] | None = None,
+    counterfactual_splits: Sequence[str] = ("test",),
 ) -> Path:
     """Write a CelebA-format synthetic set to ``out`` and return ``out``.
 
@@ -420,15 +422,21 @@ def generate_dataset(
     (first 80% train, 10% val, rest test), ``synth_params.jsonl`` (each face's nuisance and style
     parameters), and with ``counterfactuals`` ``counterfactuals/<stem>_<attr>.png`` for every test
     face plus ``counterfactuals/index.csv`` (original, attribute, path, then the full 0/1 vector).
+    ``counterfactual_splits`` names the splits that get them (``("val", "test")`` also lets the
+    validation split be scored against the truth); the faces themselves never depend on it.
     ``progress(k)`` is called with the number of faces finished since the last call.
     """
     if n < 1 or size < 16:
         raise ValueError("need n >= 1 and size >= 16")
+    unknown = [name for name in counterfactual_splits if name not in SPLIT_IDS]
+    if unknown:
+        raise ValueError(f"unknown split(s) {unknown}; choose from {', '.join(SPLIT_IDS)}")
+    cf_splits = frozenset(SPLIT_IDS[name] for name in counterfactual_splits)
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     if counterfactuals:
         (out / "counterfactuals").mkdir(exist_ok=True)
-    jobs = [(str(out), i, n, size, seed, counterfactuals, rules) for i in range(n)]
+    jobs = [(str(out), i, n, size, seed, counterfactuals, rules, cf_splits) for i in range(n)]
     results = []
     if workers <= 1:
         for job in jobs:

@@ -38,6 +38,7 @@ class TrainConfig:
     d_augment: str = ""                  # critic-input augmentation ('translation'); '' = reference
     lr_decay_every: int = 100            # epochs; the reference divides lr by 10 every 100 epochs
     lr_decay_factor: float = 10.0
+    ema: float = 0.0                     # decay of an exponential moving average of G's weights; 0 = none
     max_steps: int | None = None         # stop after this many iterations (D or G) in total
     keep_last: int = 3                   # checkpoints kept in OUT/checkpoint (0 = all)
     log_interval: int = 10               # iterations per JSONL metrics line
@@ -61,6 +62,8 @@ class TrainConfig:
         if self.resume and self.finetune:
             raise ValueError("--resume and --finetune exclude each other: resume continues this run, "
                              "fine-tune starts a new one from other weights")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"ema must be in [0, 1) (0 = off, e.g. 0.999), not {self.ema}")
         for name in ("lr_decay_every", "log_interval"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")

@@ -30,6 +30,7 @@ from . import checkpoints, distributed, rng, run_folder
 from .compat import reference_incompatibilities
 from .config import RESUMABLE_SETTINGS, TrainConfig
 from .d_augment import make_augment
+from .ema import GeneratorEMA
 from .data import build_datasets, fixed_samples, train_loader
 from .finetune import DISCRIMINATOR_ATTRIBUTE_KEYS, generator_attribute_keys, read_source, transfer
 from .metrics import MetricsLog, progress_bar
@@ -120,6 +121,7 @@ class Trainer:
         if self.channels_last:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
+        self.ema = GeneratorEMA(self.G, config.ema) if config.ema else None  # after fine-tuning: averages from there
         self.amp_dtype = self._amp_dtype()
         betas = (s.beta1, s.beta2)
         self.optim_G = make_adam(self.G.parameters(), s.lr, betas, config.adam, self.device)
@@ -258,6 +260,8 @@ class Trainer:
             "lr_decay_every": self.config.lr_decay_every, "lr_decay_factor": self.config.lr_decay_factor,
             "d_augment": self.config.d_augment, "trainer": "attgan-batch",
         })
+        if self.config.ema:  # only when used: a run without it keeps the earlier setting.txt
+            s.extra["ema"] = self.config.ema
         with atomic_open(self.out / "setting.txt") as fh:
             fh.write(s.to_json())
 
@@ -288,6 +292,7 @@ class Trainer:
                         "world_size": self.info.world_size, "batch_size": self.settings.batch_size},
             "rng": rng_states, "scaler": self.scaler.state_dict() if self.scaler else None,
             "attrs": list(self.settings.attrs),
+            **(self.ema.state() if self.ema is not None else {}),
         }
 
     def save_checkpoint(self) -> Path | None:
@@ -321,6 +326,12 @@ class Trainer:
         self.optim_D.load_state_dict(raw["optim_D"])
         if self.scaler is not None and raw.get("scaler"):
             self.scaler.load_state_dict(raw["scaler"])
+        if self.ema is not None:
+            if "G_ema" in raw:
+                self.ema.load(raw)
+            else:
+                self.ema = GeneratorEMA(self.G, self.config.ema)
+                self.say(f"--ema: {path} holds no average of G; it starts from the resumed G")
         self.step = int(raw["step"])
         self.saved_step, self.last_checkpoint = self.step, path
         saved = raw["sampler"]
@@ -377,6 +388,8 @@ class Trainer:
             values = self._checked(parts, "G")
             self.optim_G.zero_grad(set_to_none=True)
             self._update(total, self.optim_G)
+            if self.ema is not None:
+                self.ema.update(self.G)
         finally:
             self.D.requires_grad_(True)
         return values
@@ -414,7 +427,8 @@ class Trainer:
         # through SeededSamples: any augmentation in the sample set must not draw from the training RNGs
         images, att_a = fixed_samples(SeededSamples(self.sample_set, self.seed), self.settings.n_samples)
         path = self.out / "sample_training" / f"step_{self.step:07d}.png"
-        return save_grid(self.G, images.to(self.device), att_a.to(self.device), self.settings.attrs,
+        g = self.ema.model if self.ema is not None else self.G  # what export publishes
+        return save_grid(g, images.to(self.device), att_a.to(self.device), self.settings.attrs,
                          self.settings.thres_int, self.settings.test_int, path)
 
     def total_steps(self) -> int:
