@@ -71,6 +71,11 @@ class Editor:
         return [dataclasses.replace(p, style=codes) if codes is not None else p
                 for p in self._plans(edit, target, source, intensity)]
 
+    def reconstruction_plan(self, source: Sequence[int] | str) -> EditPlan:
+        """``G(x, a)``, the source fed back unchanged: what ``--grid`` shows and ``--compose residual``
+        subtracts from the edit."""
+        return dataclasses.replace(self.plans(source=source)[0], label="recon")
+
     def style_vector(self, style: str | dict[str, list[float]] | None) -> list[float] | None:
         """The style codes a style model is fed (zeros where not given); None for a plain model."""
         s = self.checkpoint.settings
@@ -192,11 +197,9 @@ class Editor:
             RowError: an edit, source or style does not fit this checkpoint.
         """
         from .render import grid_image
-        from .residual import COMPOSE_CHOICES, residual
+        from .residual import residual, uses_residual
 
-        if compose not in COMPOSE_CHOICES:
-            raise ValueError(f"compose must be one of {', '.join(COMPOSE_CHOICES)}, not {compose!r}")
-        with_residual = compose == "residual" or (compose == "auto" and align is not None)
+        with_residual = uses_residual(compose, align is not None)
         if align is not None:
             from .align.api import edit_photos
             return edit_photos(self, images, edits, sources, align, styles, residual=with_residual)
@@ -211,7 +214,7 @@ class Editor:
             plans = self.plans(edit=edit, source=source, style=style)
             recon_added.append(with_residual and len(plans) == 1)
             if recon_added[-1]:  # the reconstruction rides along: x + edit - recon
-                plans = plans + self.plans(edit=None, source=source)
+                plans = plans + [self.reconstruction_plan(source)]
             plans_per_image.append(plans)
         flat_x = torch.cat([xs[i:i + 1].expand(len(p), -1, -1, -1) for i, p in enumerate(plans_per_image)])
         ys = self.generate(flat_x, *self.inputs([pl for p in plans_per_image for pl in p]))

@@ -12,6 +12,13 @@ import torch
 COMPOSE_CHOICES = ("auto", "replace", "residual")
 
 
+def uses_residual(compose: str, aligned: bool) -> bool:
+    """Whether ``compose`` (one of COMPOSE_CHOICES) composes as a residual: ``auto`` does for aligned photos."""
+    if compose not in COMPOSE_CHOICES:
+        raise ValueError(f"compose must be one of {', '.join(COMPOSE_CHOICES)}, not {compose!r}")
+    return compose == "residual" or (compose == "auto" and aligned)
+
+
 def residual(x: torch.Tensor, edited: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
     """``x + (edited - recon)``, clamped to [-1, 1]."""
     return (x + (edited - recon)).clamp(-1, 1)

@@ -3,9 +3,11 @@ click's CliRunner on real files and the bundled demo model."""
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 from pathlib import Path
 
+import torch
 from click.testing import CliRunner
 from conftest import write_image
 from PIL import Image
@@ -98,17 +100,9 @@ def test_info_lists_the_attributes_in_vector_order_and_what_run_would_do():
     data = json.loads(runner.invoke(main, ["info", "--json"]).output)
     assert [a["name"] for a in data["attributes"]] == DEFAULT_ATTRS
     assert data["img_size"] == 64 and data["discriminator"] is False and len(data["sha256"]) == 64
-    import importlib.util
-
-    if importlib.util.find_spec("openvino") is not None and not torch_cuda():
+    if importlib.util.find_spec("openvino") is not None and not torch.cuda.is_available():
         assert data["auto_backend"].startswith("openvino on cpu, over the generator's graph built in memory")
     assert data["auto_backend"]
-
-
-def torch_cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def test_eval_without_a_judge_says_how_to_make_one(tmp_path):

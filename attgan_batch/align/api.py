@@ -35,7 +35,7 @@ def edit_photos(editor, images: Sequence[str | Path | Image.Image], edits: Seque
             face_sources.append(src)
         grid = any(len(plans) > 1 for plans in per_face)
         if residual and not grid:  # the reconstruction rides along: add output - recon to the photo
-            per_face = [plans + editor.plans(edit=None, source=src)
+            per_face = [plans + [editor.reconstruction_plan(src)]
                         for plans, src in zip(per_face, face_sources)]
         x = torch.stack([face.x for face, plans in zip(aligned.faces, per_face) for _ in plans])
         ys = editor.generate(x, *editor.inputs([p for plans in per_face for p in plans]))

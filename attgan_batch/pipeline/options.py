@@ -63,7 +63,9 @@ class OutputOptions:
 
     def residual(self, aligned: bool) -> bool:
         """Whether outputs are composed as residuals (``auto``: for aligned photos)."""
-        return self.compose == "residual" or (self.compose == "auto" and aligned)
+        from ..residual import uses_residual
+
+        return uses_residual(self.compose, aligned)
 
     @property
     def writes_grid(self) -> bool:

@@ -190,7 +190,7 @@ class RowPlanner:
         plans = plan_edits(editor, row, source)
         recon = None
         if (self.grid or self.residual) and len(plans) == 1 and source is not None:
-            recon = dataclasses.replace(editor.plans(edit=None, source=source)[0], label="recon")
+            recon = editor.reconstruction_plan(source)
         sweep = self._sweep_plans(plans, source) if self.sweep else []
         return FaceWork(x, plans, recon, sweep, predicted)
 
