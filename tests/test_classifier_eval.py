@@ -135,6 +135,40 @@ def test_evaluate_report(checkpoint, synth, classifier_file, tmp_path):
         assert len(img.convert("RGB").getcolors(1 << 16)) > 10
 
 
+def test_residual_composition_is_judged_as_run_writes_it(checkpoint, synth, classifier_file):
+    """--compose residual scores x + G(x, b) - G(x, a): recomputed here by hand for the first test face."""
+    from attgan_batch.attributes import AttributeEdit, EditSpec, plan_edit
+    from attgan_batch.data.celeba import CelebAFormatDataset
+    from attgan_batch.data.images import load_rgb, preprocess
+    from attgan_batch.evaluation.evaluate import read_counterfactuals
+    from attgan_batch.model import load_checkpoint
+
+    replace = evaluate(checkpoint, synth, classifier_file, split="test", limit=1)
+    composed = evaluate(checkpoint, synth, classifier_file, split="test", limit=1, compose="residual")
+    assert replace["compose"] == "replace" and composed["compose"] == "residual"
+    loaded = load_checkpoint(checkpoint)
+    g, names = loaded.generator, SYNTH_ATTRS
+    dataset = CelebAFormatDataset(synth, names, "test", SIZE, limit=1)
+    x, labels = dataset[0]
+    x = x[None]
+    source = [int(v) for v in labels.tolist()]
+    cfs = read_counterfactuals(synth)
+    with torch.no_grad():
+        zs = g.encode(x)
+        rec = g.decode(zs, torch.tensor([plan_edit(source, EditSpec(), names).scaled]))
+        for name in ("Bald", "Eyeglasses", "Young"):
+            plan = plan_edit(source, EditSpec((AttributeEdit(name, "flip"),)), names)
+            edited = g.decode(zs, torch.tensor([plan.scaled]))
+            truth = preprocess(load_rgb(cfs[(dataset.files[0], name)].path), SIZE)[None]
+            by_hand = (x + edited - rec).clamp(-1, 1)
+            assert composed["per_attribute"][name]["counterfactual_psnr"] == pytest.approx(float(psnr(by_hand, truth)[0]))
+            assert replace["per_attribute"][name]["counterfactual_psnr"] == pytest.approx(float(psnr(edited, truth)[0]))
+    # the random generator's reconstruction error cancels: residual edits are far closer to the truth
+    assert composed["summary"]["counterfactual_psnr"] > replace["summary"]["counterfactual_psnr"] + 3
+    with pytest.raises(ValueError, match="replace or residual"):
+        evaluate(checkpoint, synth, classifier_file, limit=1, compose="auto")
+
+
 def test_cli_train_classifier_and_eval(checkpoint, synth, tmp_path):
     runner = CliRunner()
     clf = tmp_path / "clf.pt"
@@ -144,9 +178,10 @@ def test_cli_train_classifier_and_eval(checkpoint, synth, tmp_path):
     assert clf.is_file()
     out = tmp_path / "report" / "eval.json"
     result = runner.invoke(main, ["eval", "--checkpoint", str(checkpoint), "--data", str(synth),
-                                  "--classifier", str(clf), "--out", str(out), "--limit", "2"])
+                                  "--classifier", str(clf), "--out", str(out), "--limit", "2", "--compose", "residual"])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
+    assert report["compose"] == "residual" and "residual composition" in result.output
     assert report["n_images"] == 2 and set(report["per_attribute"]) == set(SYNTH_ATTRS)
     assert (tmp_path / "report" / "eval.png").is_file()
     assert "Mouth_Slightly_Open" in result.output  # the console table

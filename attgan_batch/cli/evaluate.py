@@ -24,11 +24,14 @@ import click
               help="Intensity of the edited attribute (default: the checkpoint's).")
 @click.option("--rules", default="reference", show_default=True, type=click.Choice(["reference", "tensorflow"]),
               help="Conflict rule set applied after each flip.")
+@click.option("--compose", default="replace", show_default=True, type=click.Choice(["replace", "residual"]),
+              help="What is judged: the generator's image (replace, what `run` writes by default) or the input "
+                   "plus the edit's change (residual, what `run --compose residual` writes).")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads for torch.")
 def eval_command(checkpoint: Path, data: Path, classifier: Path, out: Path, split: str, limit: int | None,
-                 batch_size: int, crop: str, test_int: float | None, rules: str, device: str,
-                 threads: int | None) -> None:
+                 batch_size: int, crop: str, test_int: float | None, rules: str, compose: str,
+                 device: str, threads: int | None) -> None:
     """Flip every attribute of every test image and judge the edits with an independent classifier."""
     import torch
     from rich.console import Console
@@ -54,7 +57,7 @@ def eval_command(checkpoint: Path, data: Path, classifier: Path, out: Path, spli
                       console=console, transient=True) as progress:
             task = progress.add_task("eval", total=None)
             report = evaluate(checkpoint, data, classifier, split, limit, batch_size, crop, test_int, rules, device,
-                              progress=lambda k: progress.advance(task, k))
+                              progress=lambda k: progress.advance(task, k), compose=compose)
     except (AttGANBatchError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
     write_report(report, out)
@@ -64,7 +67,8 @@ def eval_command(checkpoint: Path, data: Path, classifier: Path, out: Path, spli
     def cell(value: float | None, digits: int = 3) -> str:
         return "-" if value is None else f"{value:.{digits}f}"
 
-    table = Table(title=f"{report['n_images']} {split} images, edited attribute at ±{report['test_int']:g}")
+    table = Table(title=f"{report['n_images']} {split} images, edited attribute at ±{report['test_int']:g}"
+                        + (", residual composition" if compose == "residual" else ""))
     for header in ("attribute", "edit acc", "preserv. err", "clf acc real", "clf acc cf", "PSNR vs cf", "SSIM vs cf"):
         if header == "attribute":
             table.add_column(header, no_wrap=True, min_width=19)

@@ -29,6 +29,7 @@ from ..attributes import AttributeEdit, EditSpec, plan_edit
 from ..data.celeba import CelebAFormatDataset
 from ..data.images import load_rgb, preprocess
 from ..model import load_checkpoint
+from ..residual import residual
 from ..training.classifier import LoadedClassifier, load_classifier
 from .metrics import edit_hits, preservation_errors, psnr, ssim
 
@@ -76,13 +77,19 @@ def evaluate(
     checkpoint: str | Path, data: str | Path, classifier: str | Path | LoadedClassifier, split: str = "test",
     limit: int | None = None, batch_size: int = 32, crop: str = "auto", test_int: float | None = None,
     rules: str = "reference", device: str = "cpu", progress: Callable[[int], None] | None = None,
-    sources_from: Callable[[torch.Tensor], list[list[int]]] | None = None,
+    sources_from: Callable[[torch.Tensor], list[list[int]]] | None = None, compose: str = "replace",
 ) -> dict[str, Any]:
     """Run the evaluation and return the report dict (what ``eval --out`` writes as JSON).
 
     ``sources_from``: infer each image's source attributes (e.g. ``--source-from recon``) instead of
     using its true labels; every edit still asks for the true label flipped, so the score says how
-    well edits come out when the source had to be guessed."""
+    well edits come out when the source had to be guessed.
+
+    ``compose``: ``"replace"`` judges the generator's image ``G(x, b)``, as ``run`` writes by default;
+    ``"residual"`` judges ``x + G(x, b) - G(x, a)``, as ``run --compose residual`` writes (the
+    reconstruction error cancels, see :mod:`attgan_batch.residual`)."""
+    if compose not in ("replace", "residual"):
+        raise ValueError(f"compose must be replace or residual, not {compose!r}")
     start = time.perf_counter()
     loaded = load_checkpoint(checkpoint)
     s = loaded.settings
@@ -131,6 +138,8 @@ def evaluate(
                                    thres_int=s.thres_int, test_int=intensity, rules=rules)
                          for a, t in zip(sources, truth)]
             edited = g.decode(zs, torch.tensor([p.scaled for p in plans], device=device))
+            if compose == "residual":
+                edited = residual(x, edited, rec)
             target = torch.tensor([p.target for p in plans], dtype=torch.float32)
             source = labels.float()
             pred_y = clf.predict(edited).cpu()
@@ -187,7 +196,7 @@ def evaluate(
         "checkpoint": str(loaded.weights_path), "checkpoint_sha256": loaded.sha256, "data": str(data),
         "classifier": str(classifier) if not isinstance(classifier, LoadedClassifier) else None,
         "split": split, "n_images": len(dataset), "attrs": names, "classifier_attrs": clf.attrs,
-        "img_size": s.img_size, "thres_int": s.thres_int, "test_int": intensity, "rules": rules,
+        "img_size": s.img_size, "thres_int": s.thres_int, "test_int": intensity, "rules": rules, "compose": compose,
         "counterfactuals": len(cfs), "seconds": time.perf_counter() - start,
         "summary": summary, "per_attribute": per_attr,
     })
