@@ -25,12 +25,13 @@ def main() -> None:
     args = parser.parse_args()
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
     offset = 0
-    for run in args.runs:
+    colours = plt.get_cmap("tab20" if len(args.runs) > 10 else "tab10").colors  # one colour per run
+    for i, run in enumerate(args.runs):
         rows = [json.loads(line) for line in open(run / "metrics.jsonl") if '"step"' in line]
         rows = [r for r in rows if "gr_loss" in r]
         steps = [offset + r["step"] for r in rows]
         for ax, key, sign in zip(axes, ("gc_loss", "gr_loss", "df_loss"), (1, 1, -1)):
-            ax.plot(steps, [sign * r[key] for r in rows], lw=1, label=run.name)
+            ax.plot(steps, [sign * r[key] for r in rows], lw=1, label=run.name, color=colours[i % len(colours)])
         offset = steps[-1] if steps else offset
     for ax, title in zip(axes, ("G: attribute BCE on edits (gc_loss)", "G: L1 reconstruction (gr_loss)",
                                 "critic: Wasserstein estimate (-df_loss)")):
