@@ -9,12 +9,15 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from attgan_batch.attributes import AttributeEdit, EditSpec, plan_edit
 from attgan_batch.cli import main
+from attgan_batch.data.celeba import CelebAFormatDataset
+from attgan_batch.data.images import load_rgb, preprocess
 from attgan_batch.data.synth import SYNTH_ATTRS, generate_dataset
 from attgan_batch.evaluation.chart import draw_chart
-from attgan_batch.evaluation.evaluate import evaluate, write_report
+from attgan_batch.evaluation.evaluate import evaluate, read_counterfactuals, write_report
 from attgan_batch.evaluation.metrics import edit_hits, preservation_errors, psnr, ssim
-from attgan_batch.model import AttGANSettings, Generator
+from attgan_batch.model import AttGANSettings, Generator, load_checkpoint
 from attgan_batch.training.classifier import AttributeClassifier, load_classifier, train_classifier
 
 SIZE = 32
@@ -137,12 +140,6 @@ def test_evaluate_report(checkpoint, synth, classifier_file, tmp_path):
 
 def test_residual_composition_is_judged_as_run_writes_it(checkpoint, synth, classifier_file):
     """--compose residual scores x + G(x, b) - G(x, a): recomputed here by hand for the first test face."""
-    from attgan_batch.attributes import AttributeEdit, EditSpec, plan_edit
-    from attgan_batch.data.celeba import CelebAFormatDataset
-    from attgan_batch.data.images import load_rgb, preprocess
-    from attgan_batch.evaluation.evaluate import read_counterfactuals
-    from attgan_batch.model import load_checkpoint
-
     replace = evaluate(checkpoint, synth, classifier_file, split="test", limit=1)
     composed = evaluate(checkpoint, synth, classifier_file, split="test", limit=1, compose="residual")
     assert replace["compose"] == "replace" and composed["compose"] == "residual"
